@@ -1,0 +1,8 @@
+export { freePort } from './free-port.js'
+export { waitFor, type WaitForOptions } from './wait.js'
+export { startRedis, type RedisServer, type StartRedisOptions } from './redis.js'
+export { startBackends, Backends, type Backend, type Behaviour, type StartBackendsOptions } from './backends.js'
+export { startGateway, type Gateway } from './gateway.js'
+export { runLoad, percentile, type LoadOptions, type LoadResult, type Sample } from './load.js'
+export { exited, killChild } from './child.js'
+export type { TeardownHost } from './teardown.js'
