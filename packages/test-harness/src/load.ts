@@ -101,7 +101,7 @@ export async function runLoad (options: LoadOptions): Promise<LoadResult> {
       let backend: string | undefined
       try {
         const res = await pool.request({
-          path, method, headers: options.headers, body: options.body, headersTimeout: timeout, bodyTimeout: timeout
+          path, method, headers: options.headers ?? {}, body: options.body ?? null, headersTimeout: timeout, bodyTimeout: timeout
         })
         await res.body.dump()
         status = res.statusCode
