@@ -1,0 +1,109 @@
+/**
+ * The Fastify adapter, and the only file of this package that imports Fastify or @fastify/http-proxy.
+ * It validates options, builds the engine and the dispatcher, registers @fastify/http-proxy with them, decorates
+ * the instance, and closes everything it created in `onClose`.
+ */
+import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { Balancer } from './balancer.js'
+import { BadGatewayError, findUpstreamFailure } from './errors.js'
+import { type BalancerOptions, PROXY_PASSTHROUGH_OPTIONS, validateOptions } from './options.js'
+import { BalancerDispatcher } from './proxy/dispatcher.js'
+import { type Headers, setForwardedHeaders, stripHopByHop } from './proxy/headers.js'
+import { systemClock } from './util/clock.js'
+import { systemRandom } from './util/random.js'
+
+/**
+ * reply-from needs an origin to build each request's URL; the dispatcher ignores it and picks the real upstream.
+ * `.invalid` is reserved (RFC 2606), so nothing could ever be reached through it by mistake.
+ */
+const PLACEHOLDER_ORIGIN = 'http://switchyard.invalid'
+
+type PassthroughName = (typeof PROXY_PASSTHROUGH_OPTIONS)[number]
+
+/** The balancer's options plus the @fastify/http-proxy routing options it passes through. */
+export interface BalancerPluginOptions extends BalancerOptions, Partial<Pick<FastifyHttpProxyOptions, Exclude<PassthroughName, 'websocket' | 'wsHooks'>>> {
+  /** Proxy WebSocket upgrades too; each connection is balanced when it opens. */
+  websocket?: boolean
+  wsHooks?: Record<string, unknown>
+}
+
+const noEmptyTried: never[] = []
+
+async function balancerPlugin (fastify: FastifyInstance, raw: BalancerPluginOptions): Promise<void> {
+  const options = validateOptions(raw)
+  const engine = new Balancer(options, { clock: systemClock, random: systemRandom, log: fastify.log })
+  const dispatcher = new BalancerDispatcher(engine, options)
+
+  const passthrough: Record<string, unknown> = {}
+  for (const name of PROXY_PASSTHROUGH_OPTIONS) {
+    if (raw[name] !== undefined) passthrough[name] = raw[name]
+  }
+  const userReply = raw.replyOptions ?? {}
+  const userRewriteRequestHeaders = userReply.rewriteRequestHeaders
+  const userRewriteHeaders = userReply.rewriteHeaders
+
+  const replyOptions = {
+    ...userReply,
+    // Called once per request (and per WebSocket connection). HTTP requests get the placeholder: the dispatcher
+    // picks per attempt. A WebSocket upgrade is balanced here, once, for the life of the connection.
+    getUpstream (request: FastifyRequest): string {
+      if (request.headers.upgrade === undefined) return PLACEHOLDER_ORIGIN
+      return engine.pick(noEmptyTried)?.url ?? PLACEHOLDER_ORIGIN
+    },
+    rewriteRequestHeaders (request: FastifyRequest, headers: Headers): Headers {
+      stripHopByHop(headers)
+      setForwardedHeaders(headers, {
+        remoteAddress: request.raw.socket.remoteAddress,
+        protocol: request.protocol,
+        host: request.headers.host
+      }, options.trustProxy)
+      return userRewriteRequestHeaders === undefined ? headers : userRewriteRequestHeaders(request, headers as never) as Headers
+    },
+    rewriteHeaders (headers: Headers, request: FastifyRequest): Headers {
+      stripHopByHop(headers)
+      return userRewriteHeaders === undefined ? headers : userRewriteHeaders(headers as never, request) as Headers
+    },
+    // Failover lives in the dispatcher. reply-from's own retries would re-send to the same URL, so a falsy
+    // delay turns them off (its `retriesCount: 0` still retries GET 503s up to 10 times).
+    retryDelay: () => null,
+    // reply-from maps errors it does not know (ECONNREFUSED, ours) to 500; an upstream failure is never a 500.
+    onError (reply: FastifyReply, { error }: { error: Error }): void {
+      const failure = findUpstreamFailure(error)
+      void reply.send(failure ?? new BadGatewayError('the upstream request failed', { cause: error }))
+    }
+  }
+
+  await fastify.register(httpProxy, {
+    ...passthrough,
+    upstream: '',
+    // Any object with request() is accepted by reply-from as its undici instance.
+    undici: dispatcher as unknown as FastifyHttpProxyOptions['undici'],
+    replyOptions
+  } as FastifyHttpProxyOptions)
+
+  if (options.decorator !== false) {
+    if (fastify.hasDecorator(options.decorator)) {
+      throw new Error(`@switchyard/balancer: fastify.${options.decorator} already exists; give each balancer its own \`decorator\` name`)
+    }
+    fastify.decorate(options.decorator, engine)
+  }
+
+  fastify.addHook('onClose', async () => {
+    engine.close()
+    await dispatcher.close()
+  })
+}
+
+export const balancer: FastifyPluginAsync<BalancerPluginOptions> = fp(balancerPlugin, {
+  fastify: '5.x',
+  name: '@switchyard/balancer'
+})
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The balancer engine of `@switchyard/balancer` (the default decorator name). */
+    balancer: Balancer
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The HTTP side of the balancer: an object with undici's `request(options, callback)` shape, handed to
+ * @fastify/reply-from through its `undici` option. reply-from calls it once per proxied request (with a
+ * placeholder origin); for each attempt it asks the engine for an upstream, sends through that upstream's
+ * keep-alive pool, and on a retryable failure asks again, excluding upstreams already tried (undici's
+ * BalancedPool + retry-interceptor shape, Envoy's "select another host"). reply-from's own retries are off:
+ * they would re-send to the same URL. See docs/decisions/0001-failover-wiring.md.
+ */
+import type { Readable } from 'node:stream'
+import { Pool, type Dispatcher } from 'undici'
+import type { AttemptOutcome, Balancer } from '../balancer.js'
+import { BadGatewayError, GatewayTimeoutError, NoHealthyUpstreamError, type UpstreamFailure } from '../errors.js'
+import type { ResolvedOptions } from '../options.js'
+import { type FailureKind, failureKindOf, mayRetry } from '../retry/retry-policy.js'
+import type { Upstream } from '../upstream/upstream.js'
+
+/** What reply-from passes to `request()` (lib/request.js `handleUndici`). */
+export interface ProxyRequestOptions {
+  origin?: string
+  path: string
+  method: string
+  headers: Record<string, string | string[] | undefined>
+  body?: string | Buffer | Readable | null
+  headersTimeout?: number
+  bodyTimeout?: number
+}
+
+export type ProxyCallback = (err: Error | null, data?: Dispatcher.ResponseData) => void
+
+const EMPTY: readonly Upstream[] = []
+
+const FAILURE_TEXT: Record<FailureKind, string> = {
+  connect: 'connection failed',
+  reset: 'connection reset before a response',
+  timeout: 'no response within the timeout',
+  status: 'upstream answered with an error status'
+}
+
+function isStream (body: unknown): body is Readable {
+  return typeof body === 'object' && body !== null && typeof (body as Readable).pipe === 'function'
+}
+
+export class BalancerDispatcher {
+  private readonly pools = new Map<number, Pool>()
+  private closed = false
+
+  constructor (readonly engine: Balancer, readonly options: ResolvedOptions) {}
+
+  /** reply-from's entry point. */
+  request (opts: ProxyRequestOptions, callback: ProxyCallback): void {
+    new ProxiedRequest(this, opts, callback).start()
+  }
+
+  /** The keep-alive pool of one upstream, created on first use. */
+  poolFor (upstream: Upstream): Pool {
+    let pool = this.pools.get(upstream.id)
+    if (pool === undefined) {
+      pool = new Pool(upstream.url, {
+        connections: this.options.connections,
+        pipelining: 1,
+        connect: { timeout: this.options.connectTimeout }
+      })
+      this.pools.set(upstream.id, pool)
+    }
+    return pool
+  }
+
+  /** Drops the pool of an upstream that left the set. */
+  async release (upstream: Upstream): Promise<void> {
+    const pool = this.pools.get(upstream.id)
+    if (pool === undefined) return
+    this.pools.delete(upstream.id)
+    await pool.close()
+  }
+
+  get isClosed (): boolean { return this.closed }
+
+  /** Closes every upstream connection (in-flight responses are cut: Fastify is closing). */
+  async close (): Promise<void> {
+    this.closed = true
+    const pools = [...this.pools.values()]
+    this.pools.clear()
+    await Promise.all(pools.map(async (pool) => { await pool.destroy() }))
+  }
+}
+
+/** One client request through its attempts. A class, not closures, so per-request state has one stable shape. */
+class ProxiedRequest {
+  private tried: Upstream[] | null = null
+  private attempts = 0
+  private startedAt = 0
+  private lastFailure: FailureKind | null = null
+  private lastError: Error | null = null
+  private body: string | Buffer | Readable | null
+  private replayable: boolean
+
+  constructor (
+    private readonly dispatcher: BalancerDispatcher,
+    private readonly opts: ProxyRequestOptions,
+    private readonly callback: ProxyCallback
+  ) {
+    this.body = opts.body ?? null
+    this.replayable = !isStream(this.body)
+  }
+
+  start (): void {
+    this.startedAt = this.dispatcher.engine.clock.now()
+    const body = this.body
+    if (isStream(body)) {
+      const length = Number(this.opts.headers['content-length'])
+      if (Number.isInteger(length) && length >= 0 && length <= this.dispatcher.options.retry.maxBufferedBody) {
+        this.bufferBody(body, length)
+        return
+      }
+    }
+    this.next(this.dispatcher.engine.pick(EMPTY))
+  }
+
+  /** Holds a body of known, bounded size, so a failed attempt can send it again byte for byte. */
+  private bufferBody (body: Readable, length: number): void {
+    const chunks: Buffer[] = []
+    let received = 0
+    body.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      received += chunk.length
+    })
+    body.once('error', (err) => { this.callback(err) })
+    body.once('end', () => {
+      if (received !== length) {
+        this.callback(Object.assign(new Error(`request body ended after ${received} of ${length} bytes`), { code: 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH' }))
+        return
+      }
+      this.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)
+      this.replayable = true
+      this.next(this.dispatcher.engine.pick(EMPTY))
+    })
+  }
+
+  /** Sends the next attempt to `upstream`, or ends the request when there is none. */
+  private next (upstream: Upstream | undefined): void {
+    if (upstream === undefined || this.dispatcher.isClosed) {
+      this.fail()
+      return
+    }
+    const { engine, options } = this.dispatcher
+    this.attempts++
+    engine.attemptStarted(upstream)
+    const opts = this.opts
+    opts.headers.host = upstream.host
+    const attemptStart = engine.clock.now()
+    this.dispatcher.poolFor(upstream).request({
+      path: opts.path,
+      method: opts.method as Dispatcher.HttpMethod,
+      headers: opts.headers as Record<string, string | string[]>,
+      body: this.body,
+      headersTimeout: options.timeout,
+      bodyTimeout: options.timeout
+    }, (err, data) => {
+      const latency = engine.clock.now() - attemptStart
+      if (err !== null) this.onError(upstream, err, latency)
+      else this.onResponse(upstream, data, latency)
+    })
+  }
+
+  private onError (upstream: Upstream, err: Error, latency: number): void {
+    const kind = failureKindOf((err as { code?: string }).code)
+    this.dispatcher.engine.attemptFinished(upstream, kind, latency)
+    this.lastFailure = kind
+    this.lastError = err
+    const retryTo = this.retryTarget(upstream, kind)
+    if (retryTo !== undefined) this.next(retryTo)
+    else this.fail()
+  }
+
+  private onResponse (upstream: Upstream, data: Dispatcher.ResponseData, latency: number): void {
+    const engine = this.dispatcher.engine
+    if (this.dispatcher.options.retry.statuses.has(data.statusCode)) {
+      const retryTo = this.retryTarget(upstream, 'status')
+      if (retryTo !== undefined) {
+        engine.attemptFinished(upstream, 'status', latency)
+        this.lastFailure = 'status'
+        // Read the error body to the end so the keep-alive connection can be reused.
+        data.body.dump().catch(() => {})
+        this.next(retryTo)
+        return
+      }
+    }
+    // This response goes to the client; the attempt ends when its body does (so in-flight counts are true).
+    const outcome: AttemptOutcome = data.statusCode >= 500 && this.dispatcher.options.retry.statuses.has(data.statusCode) ? 'status' : 'success'
+    data.body.once('close', () => { engine.attemptFinished(upstream, outcome, latency) })
+    this.callback(null, data)
+  }
+
+  /** The upstream to try next after a failure on `upstream`, or undefined when this request must stop. */
+  private retryTarget (upstream: Upstream, kind: FailureKind): Upstream | undefined {
+    const { engine, options } = this.dispatcher
+    if (this.attempts >= options.retry.tries) return undefined
+    if (!mayRetry(kind, this.opts.method, this.replayable)) return undefined
+    if (engine.clock.now() - this.startedAt >= options.retry.timeout) return undefined
+    const tried = this.tried ?? (this.tried = [])
+    tried.push(upstream)
+    return engine.pick(tried)
+  }
+
+  private fail (): void {
+    this.callback(this.finalError())
+  }
+
+  private finalError (): UpstreamFailure {
+    const { exposeErrorDetails } = this.dispatcher.options
+    const attempts = this.attempts
+    const detail = exposeErrorDetails && this.lastError !== null
+      ? ` (${(this.lastError as { code?: string }).code ?? this.lastError.message}; tried ${this.tried?.map((u) => u.name).join(', ') ?? ''})`
+      : ''
+    const cause = this.lastError ?? undefined
+    if (this.lastFailure === null) {
+      return new NoHealthyUpstreamError(`no upstream could be tried${detail}`, { cause })
+    }
+    const summary = `${attempts} attempt${attempts === 1 ? '' : 's'} failed, the last: ${FAILURE_TEXT[this.lastFailure]}${detail}`
+    if (this.lastFailure === 'timeout') return new GatewayTimeoutError(summary, { cause })
+    return new BadGatewayError(summary, { cause })
+  }
+}
