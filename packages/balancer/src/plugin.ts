@@ -71,7 +71,7 @@ async function balancerPlugin (fastify: FastifyInstance, raw: BalancerPluginOpti
     // reply-from maps errors it does not know (ECONNREFUSED, ours) to 500; an upstream failure is never a 500.
     onError (reply: FastifyReply, { error }: { error: Error }): void {
       const failure = findUpstreamFailure(error)
-      void reply.send(failure ?? new BadGatewayError('the upstream request failed', { cause: error }))
+      reply.send(failure ?? new BadGatewayError('the upstream request failed', { cause: error }))
     }
   }
 

@@ -11,13 +11,13 @@ export interface WaitForOptions {
 export async function waitFor<T> (
   probe: () => T | Promise<T>,
   { timeout = 10_000, interval = 20, message = 'condition' }: WaitForOptions = {}
-): Promise<NonNullable<T>> {
+): Promise<Exclude<T, false | null | undefined>> {
   const deadline = Date.now() + timeout
   let lastError: unknown
   for (;;) {
     try {
       const value = await probe()
-      if (value !== undefined && value !== null && value !== false) return value as NonNullable<T>
+      if (value !== undefined && value !== null && value !== false) return value as Exclude<T, false | null | undefined>
     } catch (err) {
       lastError = err
     }
