@@ -27,6 +27,18 @@ export interface EngineDeps {
 /** How an attempt ended, as the engine records it. */
 export type AttemptOutcome = 'success' | FailureKind
 
+/**
+ * Hears every attempt, for metrics and status pages. Optional: with none attached the engine pays one null check.
+ */
+export interface AttemptObserver {
+  /** An attempt ended. `status` is the upstream's HTTP status, or 0 when there was no response. */
+  attemptFinished (upstream: Upstream, outcome: AttemptOutcome, status: number, latency: number): void
+  /** A failed attempt on `from` is being retried on another upstream. */
+  retried (from: Upstream, kind: FailureKind): void
+  /** A request found no upstream to try at all (answered 503). */
+  noUpstream (): void
+}
+
 export interface UpstreamStats {
   name: string
   url: string
@@ -45,6 +57,8 @@ const NO_UPSTREAMS: readonly Upstream[] = []
 export class Balancer {
   readonly set: UpstreamSet
   private readonly picker: Picker
+  /** Set by whoever wants to observe attempts (metrics); null costs nothing. */
+  observer: AttemptObserver | null = null
   /** Reused for every pick: picks are synchronous, so one context is enough and costs no allocation. */
   private readonly ctx: PickContext = { tried: NO_UPSTREAMS, hash: 0, now: 0 }
 
@@ -87,9 +101,20 @@ export class Balancer {
    * An attempt ended: `success` once its response body is done (or the response is passed on with a
    * non-retryable status), a failure kind when it failed. `latency` is milliseconds to response headers.
    */
-  attemptFinished (upstream: Upstream, outcome: AttemptOutcome, _latency: number): void {
+  attemptFinished (upstream: Upstream, outcome: AttemptOutcome, latency: number, status = 0): void {
     upstream.inFlight--
     if (outcome !== 'success') upstream.failures++
+    if (this.observer !== null) this.observer.attemptFinished(upstream, outcome, status, latency)
+  }
+
+  /** The dispatcher retries a failed attempt on `from` elsewhere. */
+  retried (from: Upstream, kind: FailureKind): void {
+    if (this.observer !== null) this.observer.retried(from, kind)
+  }
+
+  /** The dispatcher found no upstream to try for a request. */
+  noUpstream (): void {
+    if (this.observer !== null) this.observer.noUpstream()
   }
 
   stats (): UpstreamStats[] {

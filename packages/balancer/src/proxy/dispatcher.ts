@@ -168,8 +168,12 @@ class ProxiedRequest {
     this.lastFailure = kind
     this.lastError = err
     const retryTo = this.retryTarget(upstream, kind)
-    if (retryTo !== undefined) this.next(retryTo)
-    else this.fail()
+    if (retryTo !== undefined) {
+      this.dispatcher.engine.retried(upstream, kind)
+      this.next(retryTo)
+    } else {
+      this.fail()
+    }
   }
 
   private onResponse (upstream: Upstream, data: Dispatcher.ResponseData, latency: number): void {
@@ -177,7 +181,8 @@ class ProxiedRequest {
     if (this.dispatcher.options.retry.statuses.has(data.statusCode)) {
       const retryTo = this.retryTarget(upstream, 'status')
       if (retryTo !== undefined) {
-        engine.attemptFinished(upstream, 'status', latency)
+        engine.attemptFinished(upstream, 'status', latency, data.statusCode)
+        engine.retried(upstream, 'status')
         this.lastFailure = 'status'
         // Read the error body to the end so the keep-alive connection can be reused.
         data.body.dump().catch(() => {})
@@ -187,7 +192,8 @@ class ProxiedRequest {
     }
     // This response goes to the client; the attempt ends when its body does (so in-flight counts are true).
     const outcome: AttemptOutcome = data.statusCode >= 500 && this.dispatcher.options.retry.statuses.has(data.statusCode) ? 'status' : 'success'
-    data.body.once('close', () => { engine.attemptFinished(upstream, outcome, latency) })
+    const status = data.statusCode
+    data.body.once('close', () => { engine.attemptFinished(upstream, outcome, latency, status) })
     this.callback(null, data)
   }
 
@@ -203,6 +209,7 @@ class ProxiedRequest {
   }
 
   private fail (): void {
+    if (this.lastFailure === null) this.dispatcher.engine.noUpstream()
     this.callback(this.finalError())
   }
 
