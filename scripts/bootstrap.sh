@@ -52,4 +52,19 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# Debian's chromium, for the status page's browser test (scripts/test.sh asks for it). No tool downloads its own.
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return; fi
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing chromium (apt-get) for the browser test"
+    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)) || {
+      say "could not install chromium with apt-get; install Debian's chromium (/usr/bin/chromium) and run again"
+      exit 1; }
+  else
+    say "chromium is missing (/usr/bin/chromium) and cannot be installed here (needs root and apt-get)."
+    exit 1
+  fi
+}
+
 export PATH="$ROOT/node_modules/.bin:$PATH"

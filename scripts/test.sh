@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
+ensure_chromium
 say "building packages (tshy)"
 pnpm -r --filter './packages/*' run build >/dev/null
 say "type-checking (tsc)"
