@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 source scripts/bootstrap.sh
 ensure_chromium
 say "building packages (tshy)"
-pnpm -r --filter './packages/*' run build >/dev/null
+build_log="$(mktemp)"
+pnpm -r --filter './packages/*' run build >"$build_log" 2>&1 || { cat "$build_log"; rm -f "$build_log"; exit 1; }
+rm -f "$build_log"
 say "type-checking (tsc)"
 bash scripts/typecheck.sh
 say "linting (eslint)"

@@ -3,11 +3,13 @@
  * Fastify or HTTP clients (the dispatcher sends, the plugin wires); health checks and outlier detection plug in
  * here as flag writers. Exposed to users as the `fastify.balancer` decorator.
  */
-import type { ResolvedOptions } from './options.js'
+import type { BalancerEvents } from './events.js'
+import { type ResolvedOptions, resolveUpstream, type UpstreamOptions } from './options.js'
+import { type HealthProbe, Resilience } from './resilience.js'
 import { pickers } from './pickers/index.js'
 import { type PickContext, type Picker, wasTried } from './pickers/picker.js'
 import type { FailureKind } from './retry/retry-policy.js'
-import { Upstream } from './upstream/upstream.js'
+import { Upstream, UpstreamFlag } from './upstream/upstream.js'
 import { type SetChange, UpstreamSet } from './upstream/upstream-set.js'
 import type { Clock } from './util/clock.js'
 import type { Random } from './util/random.js'
@@ -22,6 +24,8 @@ export interface EngineDeps {
   clock: Clock
   random: Random
   log?: EngineLogger
+  /** The active health probe (the plugin's `HttpProbe`); required when `healthCheck` is on. */
+  probe?: HealthProbe
 }
 
 /** How an attempt ended, as the engine records it. */
@@ -61,6 +65,13 @@ export class Balancer {
   observer: AttemptObserver | null = null
   /** Reused for every pick: picks are synchronous, so one context is enough and costs no allocation. */
   private readonly ctx: PickContext = { tried: NO_UPSTREAMS, hash: 0, now: 0 }
+  /** Health checks, outlier detection, slow start, retry budget, drain, events. */
+  readonly resilience: Resilience
+  /** `maxInFlightPerUpstream`, 0 = off. */
+  private readonly maxInFlight: number
+  /** Scratch list for picks that skip upstreams at their cap (picks are synchronous: one is enough). */
+  private readonly excluded: Upstream[] = []
+  private readonly removedListeners: Array<(upstream: Upstream) => void> = []
 
   constructor (readonly options: ResolvedOptions, private readonly deps: EngineDeps) {
     const upstreams = options.upstreams.map((config) => new Upstream(config))
@@ -68,7 +79,19 @@ export class Balancer {
     this.picker = pickers[options.algorithm]({ random: deps.random, clock: deps.clock })
     this.picker.refresh(this.set.eligible)
     this.set.onChange((change) => { this.onSetChange(change) })
+    this.maxInFlight = options.maxInFlightPerUpstream
+    this.resilience = new Resilience(this.set, options, { clock: deps.clock, random: deps.random, log: deps.log, probe: deps.probe })
+    for (let i = 0; i < upstreams.length; i++) {
+      this.resilience.add(upstreams[i]!, options.upstreams[i]!.healthCheck?.url, false)
+    }
+    if (options.healthCheck !== null) this.set.changed()
   }
+
+  /** Transition events (`up`, `down`, `ejected`, `restored`, `draining`, `panic`); free when nobody listens. */
+  get events (): BalancerEvents { return this.resilience.events }
+
+  /** Starts the active health checks (the plugin calls it when the server is ready). */
+  start (): void { this.resilience.start() }
 
   get clock (): Clock { return this.deps.clock }
 
@@ -87,9 +110,85 @@ export class Balancer {
     ctx.now = this.deps.clock.now()
     const upstream = this.picker.pick(ctx)
     ctx.tried = NO_UPSTREAMS
-    if (upstream !== undefined) return upstream
+    if (upstream !== undefined) {
+      if (this.maxInFlight === 0 || upstream.inFlight < this.maxInFlight) return upstream
+      return this.pickBelowCap(tried, upstream)
+    }
     return this.lastResort(tried)
   }
+
+  /**
+   * Circuit breaking: true when `maxInFlightPerUpstream` is on and every upstream this request could still try
+   * is at its cap (the request gets 503 with Retry-After rather than a pile-up).
+   */
+  saturated (tried: readonly Upstream[]): boolean {
+    if (this.maxInFlight === 0) return false
+    let candidates = 0
+    for (const upstream of this.set.all) {
+      if (upstream.has(UpstreamFlag.DRAINING) || wasTried(tried, upstream)) continue
+      candidates++
+      if (upstream.inFlight < this.maxInFlight) return false
+    }
+    return candidates > 0
+  }
+
+  /** A client request starts (counted once, for the retry budget). */
+  requestStarted (): void {
+    this.resilience.budget?.recordRequest(this.deps.clock.now())
+  }
+
+  /** May one more retry be sent within the retry budget? */
+  retryAllowed (): boolean {
+    const budget = this.resilience.budget
+    return budget === null || budget.canRetry(this.deps.clock.now())
+  }
+
+  /** A retry is being sent (after `retryAllowed()`). */
+  retrySent (): void {
+    this.resilience.budget?.recordRetry(this.deps.clock.now())
+  }
+
+  /**
+   * Stops new requests to an upstream (by URL or name); resolves once its in-flight requests have finished.
+   * Rejects when there is no such upstream.
+   */
+  async drain (urlOrName: string): Promise<void> {
+    await this.resilience.drain(this.mustFind(urlOrName))
+  }
+
+  /** Lets a drained upstream take new requests again; answers whether it was draining. */
+  undrain (urlOrName: string): boolean {
+    return this.resilience.undrain(this.mustFind(urlOrName))
+  }
+
+  /**
+   * Adds an upstream at run time (same entry format as the `upstreams` option). With active health checks it
+   * starts per `healthCheck.initialState`; with slow start it ramps up.
+   */
+  addUpstream (config: string | UpstreamOptions): Upstream {
+    const resolved = resolveUpstream(config, 'addUpstream()')
+    if (this.set.find(resolved.url) !== undefined) throw new TypeError(`addUpstream(): ${resolved.url} is already an upstream`)
+    const upstream = new Upstream(resolved)
+    this.resilience.add(upstream, resolved.healthCheck?.url, true)
+    this.set.add(upstream)
+    this.deps.log?.info({ upstream: upstream.name, url: upstream.url, event: 'added' }, 'upstream added')
+    return upstream
+  }
+
+  /** Drains an upstream, then drops it (and its connections). Answers false when there is no such upstream. */
+  async removeUpstream (urlOrName: string): Promise<boolean> {
+    const upstream = this.set.find(urlOrName)
+    if (upstream === undefined) return false
+    await this.resilience.drain(upstream)
+    if (!this.set.remove(upstream)) return false // removed meanwhile by a concurrent call
+    this.resilience.remove(upstream)
+    for (const listener of this.removedListeners) listener(upstream)
+    this.deps.log?.info({ upstream: upstream.name, url: upstream.url, event: 'removed' }, 'upstream removed')
+    return true
+  }
+
+  /** Called with each upstream `removeUpstream()` dropped (the dispatcher closes its pool). */
+  onUpstreamRemoved (listener: (upstream: Upstream) => void): void { this.removedListeners.push(listener) }
 
   /** An attempt is being sent to `upstream`. */
   attemptStarted (upstream: Upstream): void {
@@ -101,8 +200,9 @@ export class Balancer {
    * An attempt ended: `success` once its response body is done (or the response is passed on with a
    * non-retryable status), a failure kind when it failed. `latency` is milliseconds to response headers.
    */
-  attemptFinished (upstream: Upstream, outcome: AttemptOutcome, latency: number, status = 0): void {
+  attemptFinished (upstream: Upstream, outcome: AttemptOutcome, latency: number, status = 0, retryAfterMs = 0): void {
     upstream.inFlight--
+    this.resilience.record(upstream, outcome, status, retryAfterMs)
     if (outcome !== 'success') upstream.failures++
     if (this.observer !== null) this.observer.attemptFinished(upstream, outcome, status, latency)
   }
@@ -133,21 +233,53 @@ export class Balancer {
   }
 
   /** Stops everything the engine runs (timers of health checks, ejection windows). */
-  close (): void {}
+  close (): void { this.resilience.close() }
 
   private lastResort (tried: readonly Upstream[]): Upstream | undefined {
+    // First an available upstream the eligible list left out: a backup idling while the primaries still count
+    // as eligible (e.g. one dead primary that max-ejection-percent keeps from being ejected).
+    const all = this.set.all
+    for (let i = 0; i < all.length; i++) {
+      const upstream = all[i]!
+      if (upstream.available && !wasTried(tried, upstream) && (this.maxInFlight === 0 || upstream.inFlight < this.maxInFlight)) return upstream
+    }
     const candidates = this.set.inDoubt()
     for (const upstream of candidates) {
-      if (!wasTried(tried, upstream)) return upstream
+      if (!wasTried(tried, upstream) && (this.maxInFlight === 0 || upstream.inFlight < this.maxInFlight)) return upstream
     }
     return undefined
   }
 
+  /** `first` is at its cap: pick again, excluding every upstream found at its cap (pickers skip them). */
+  private pickBelowCap (tried: readonly Upstream[], first: Upstream): Upstream | undefined {
+    const excluded = this.excluded
+    excluded.length = 0
+    for (let i = 0; i < tried.length; i++) excluded.push(tried[i]!)
+    excluded.push(first)
+    const ctx = this.ctx
+    let found: Upstream | undefined
+    for (;;) {
+      ctx.tried = excluded
+      const next = this.picker.pick(ctx)
+      ctx.tried = NO_UPSTREAMS
+      if (next === undefined) break
+      if (next.inFlight < this.maxInFlight) { found = next; break }
+      excluded.push(next)
+    }
+    if (found === undefined) found = this.lastResort(excluded)
+    excluded.length = 0
+    return found
+  }
+
+  private mustFind (urlOrName: string): Upstream {
+    const upstream = this.set.find(urlOrName)
+    if (upstream === undefined) throw new TypeError(`no upstream ${JSON.stringify(urlOrName)}`)
+    return upstream
+  }
+
   private onSetChange (change: SetChange): void {
     this.picker.refresh(change.eligible)
-    if (change.previous !== change.state) {
-      this.deps.log?.warn({ state: change.state, previous: change.previous, eligible: change.eligible.map((u) => u.name) },
-        `upstream set is now ${change.state}`)
-    }
+    // Logs state changes once each (panic, backup, none), and emits `panic` events.
+    this.resilience.onSetChange(change)
   }
 }

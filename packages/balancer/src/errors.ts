@@ -21,6 +21,12 @@ export const GatewayTimeoutError = createError('SWY_BALANCER_UPSTREAM_TIMEOUT', 
 /** No upstream could be tried at all (503). */
 export const NoHealthyUpstreamError = createError('SWY_BALANCER_NO_HEALTHY_UPSTREAM', 'No upstream available: %s', 503, UpstreamFailureBase)
 
+/**
+ * Every upstream that could be tried is at `maxInFlightPerUpstream` (circuit breaking): 503, with a
+ * `Retry-After` header set by the plugin from `retryAfter` (seconds).
+ */
+export const UpstreamsSaturatedError = createError('SWY_BALANCER_UPSTREAMS_SATURATED', 'Upstreams saturated: %s', 503, UpstreamFailureBase)
+
 /** Any of the upstream failure errors above. */
 export type UpstreamFailure = Error & { code: string, statusCode: number }
 

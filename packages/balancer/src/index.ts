@@ -12,8 +12,23 @@ export {
   DEFAULT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_CONNECTIONS, DEFAULT_PANIC_THRESHOLD, DEFAULT_DECORATOR
 } from './options.js'
 export {
+  type HealthCheckOptions, type OutlierDetectionOptionsInput, type SlowStartOptionsInput, type RetryBudgetInput,
+  type UpstreamOptions, type UpstreamHealthCheckOption,
+  DEFAULT_HEALTH_CHECK_PATH, DEFAULT_HEALTH_CHECK_INTERVAL, DEFAULT_HEALTH_CHECK_JITTER, DEFAULT_HEALTH_CHECK_TIMEOUT,
+  DEFAULT_HEALTH_CHECK_INITIAL_STATE, DEFAULT_EXPECTED_STATUSES, DEFAULT_HEALTHY_THRESHOLD, DEFAULT_UNHEALTHY_THRESHOLD,
+  DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_CONSECUTIVE_5XX, DEFAULT_BASE_EJECTION_TIME, DEFAULT_MAX_EJECTION_TIME,
+  DEFAULT_MAX_EJECTION_PERCENT, DEFAULT_EJECTION_JITTER, DEFAULT_UNEJECT_ON_HEALTH_CHECK,
+  DEFAULT_RETRY_BUDGET_PERCENT, DEFAULT_RETRY_BUDGET_MIN_PER_SECOND, DEFAULT_RETRY_BUDGET_WINDOW,
+  DEFAULT_SLOW_START_WINDOW, DEFAULT_SLOW_START_MIN_WEIGHT_PERCENT, DEFAULT_SLOW_START_AGGRESSION,
+  DEFAULT_MAX_IN_FLIGHT_PER_UPSTREAM, DEFAULT_SATURATED_RETRY_AFTER
+} from './options.js'
+export {
+  BalancerEvents, BALANCER_EVENTS, type BalancerEventMap, type BalancerEventName, type BalancerListener,
+  type UpstreamEvent, type PanicEvent, type TransitionReason
+} from './events.js'
+export {
   InvalidOptionError, UpstreamFailureError, BadGatewayError, GatewayTimeoutError, NoHealthyUpstreamError,
-  type UpstreamFailure
+  UpstreamsSaturatedError, type UpstreamFailure
 } from './errors.js'
 export { Upstream, UpstreamFlag, type UpstreamConfig } from './upstream/upstream.js'
 export type { Algorithm } from './pickers/index.js'

@@ -6,6 +6,31 @@
 import { InvalidOptionError } from './errors.js'
 import { ALGORITHMS, type Algorithm } from './pickers/index.js'
 import type { UpstreamConfig } from './upstream/upstream.js'
+import { DEFAULT_HEALTH_CHECK_PATH } from './health-check/http-probe.js'
+import { DEFAULT_HEALTH_CHECK_INTERVAL, DEFAULT_HEALTH_CHECK_JITTER, DEFAULT_HEALTH_CHECK_TIMEOUT } from './health-check/scheduler.js'
+import {
+  DEFAULT_EXPECTED_STATUSES, DEFAULT_HEALTHY_THRESHOLD, DEFAULT_UNHEALTHY_THRESHOLD, type HealthStateOptions, type InitialHealth,
+  type StatusRange
+} from './health-check/state-machine.js'
+import {
+  DEFAULT_BASE_EJECTION_TIME, DEFAULT_CONSECUTIVE_5XX, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_EJECTION_JITTER,
+  DEFAULT_MAX_EJECTION_PERCENT, DEFAULT_MAX_EJECTION_TIME, DEFAULT_UNEJECT_ON_HEALTH_CHECK, type OutlierDetectionOptions
+} from './outlier/detector.js'
+import {
+  DEFAULT_RETRY_BUDGET_MIN_PER_SECOND, DEFAULT_RETRY_BUDGET_PERCENT, DEFAULT_RETRY_BUDGET_WINDOW, type RetryBudgetOptions
+} from './retry/retry-budget.js'
+import { DEFAULT_SLOW_START_AGGRESSION, DEFAULT_SLOW_START_MIN_WEIGHT_PERCENT, DEFAULT_SLOW_START_WINDOW } from './upstream/slow-start.js'
+
+export {
+  DEFAULT_HEALTH_CHECK_PATH, DEFAULT_HEALTH_CHECK_INTERVAL, DEFAULT_HEALTH_CHECK_JITTER, DEFAULT_HEALTH_CHECK_TIMEOUT,
+  DEFAULT_EXPECTED_STATUSES, DEFAULT_HEALTHY_THRESHOLD, DEFAULT_UNHEALTHY_THRESHOLD, DEFAULT_BASE_EJECTION_TIME,
+  DEFAULT_CONSECUTIVE_5XX, DEFAULT_CONSECUTIVE_FAILURES, DEFAULT_EJECTION_JITTER, DEFAULT_MAX_EJECTION_PERCENT,
+  DEFAULT_MAX_EJECTION_TIME, DEFAULT_UNEJECT_ON_HEALTH_CHECK, DEFAULT_RETRY_BUDGET_MIN_PER_SECOND,
+  DEFAULT_RETRY_BUDGET_PERCENT, DEFAULT_RETRY_BUDGET_WINDOW, DEFAULT_SLOW_START_AGGRESSION,
+  DEFAULT_SLOW_START_MIN_WEIGHT_PERCENT, DEFAULT_SLOW_START_WINDOW
+}
+/** A new upstream waits for its first probe in the "pending" state (HAProxy `init-state up`). */
+export const DEFAULT_HEALTH_CHECK_INITIAL_STATE: InitialHealth = 'pending'
 
 export const DEFAULT_ALGORITHM: Algorithm = 'round-robin'
 /** Attempts per request, the first included (HAProxy `retries` 3 + the first try; nginx tries every server). */
@@ -35,11 +60,21 @@ export interface RetryOptions {
   statuses?: number[]
   /** Largest request body (bytes, from Content-Length) held for replay; larger bodies stream once, unretried. */
   maxBufferedBody?: number
+  /** Retry budget (Envoy/Finagle): retries beyond `percent` % of requests are not attempted. `false` turns it off. */
+  budget?: RetryBudgetInput | boolean
 }
+
+/** An upstream entry: url, weight, backup, name, and its own health-check target. */
+export interface UpstreamOptions extends UpstreamConfig {
+  healthCheck?: UpstreamHealthCheckOption
+}
+
+/** A validated upstream entry. */
+export type ResolvedUpstream = Readonly<Required<UpstreamConfig>> & { readonly healthCheck?: UpstreamHealthCheckOption }
 
 export interface BalancerOptions {
   /** The servers to balance over: URLs, or objects with `url`, `weight`, `backup`, `name`. */
-  upstreams: Array<string | UpstreamConfig>
+  upstreams: Array<string | UpstreamOptions>
   /** Balancing algorithm. */
   algorithm?: Algorithm
   /** Failover on another upstream; `false` is the same as `{ tries: 1 }`. */
@@ -58,16 +93,26 @@ export interface BalancerOptions {
   exposeErrorDetails?: boolean
   /** Name of the instance decorator exposing the engine, or `false` for none. */
   decorator?: string | false
+  /** Active health checks (off unless set): `true` for the defaults, or their options. */
+  healthCheck?: HealthCheckOptions | boolean
+  /** Passive outlier ejection (on by default); `false` turns it off. */
+  outlierDetection?: OutlierDetectionOptionsInput | boolean
+  /** Ramp an upstream that becomes healthy from 10 % to 100 % of its weight over `window` ms (0 = off). */
+  slowStart?: SlowStartOptionsInput
+  /** Circuit breaking: at most this many in-flight attempts per upstream (off unless set). */
+  maxInFlightPerUpstream?: number
 }
 
 export interface ResolvedOptions {
-  readonly upstreams: ReadonlyArray<Readonly<Required<UpstreamConfig>>>
+  readonly upstreams: readonly ResolvedUpstream[]
   readonly algorithm: Algorithm
   readonly retry: {
     readonly tries: number
     readonly timeout: number
     readonly statuses: ReadonlySet<number>
     readonly maxBufferedBody: number
+    /** null when off. */
+    readonly budget: Readonly<Required<RetryBudgetOptions>> | null
   }
   readonly timeout: number
   readonly connectTimeout: number
@@ -76,6 +121,14 @@ export interface ResolvedOptions {
   readonly trustProxy: boolean
   readonly exposeErrorDetails: boolean
   readonly decorator: string | false
+  /** null when active health checks are off. */
+  readonly healthCheck: ResolvedHealthCheck | null
+  /** null when outlier detection is off. */
+  readonly outlierDetection: Readonly<OutlierDetectionOptions> | null
+  /** `window` 0 = off. */
+  readonly slowStart: Readonly<Required<SlowStartOptionsInput>>
+  /** 0 = no circuit breaking. */
+  readonly maxInFlightPerUpstream: number
 }
 
 /** @fastify/http-proxy options the balancer passes through untouched (routing, hooks, WebSocket). */
@@ -87,7 +140,8 @@ export const PROXY_PASSTHROUGH_OPTIONS = [
 
 const OWN_OPTIONS = [
   'upstreams', 'algorithm', 'retry', 'timeout', 'connectTimeout', 'connections', 'panicThreshold',
-  'trustProxy', 'exposeErrorDetails', 'decorator'
+  'trustProxy', 'exposeErrorDetails', 'decorator',
+  'healthCheck', 'outlierDetection', 'slowStart', 'maxInFlightPerUpstream'
 ] as const
 
 function fail (message: string): never {
@@ -135,10 +189,10 @@ function describe (value: unknown): string {
   return Array.isArray(value) ? 'an array' : 'an object'
 }
 
-function resolveUpstream (raw: unknown, path: string): Readonly<Required<UpstreamConfig>> {
+export function resolveUpstream (raw: unknown, path: string): ResolvedUpstream {
   const config: Record<string, unknown> = typeof raw === 'string' ? { url: raw } : isPlainObject(raw) ? raw : fail(`${path} must be a URL string or an object with a url (got ${describe(raw)})`)
   for (const key of Object.keys(config)) {
-    if (!['url', 'weight', 'backup', 'name'].includes(key)) fail(`${path}.${key} is not an upstream option (use url, weight, backup, name)`)
+    if (!['url', 'weight', 'backup', 'name', 'healthCheck'].includes(key)) fail(`${path}.${key} is not an upstream option (use url, weight, backup, name, healthCheck)`)
   }
   const url = config.url
   if (typeof url !== 'string') fail(`${path}.url must be a string (got ${describe(url)})`)
@@ -160,12 +214,14 @@ function resolveUpstream (raw: unknown, path: string): Readonly<Required<Upstrea
   }
   const name = config.name ?? parsed.origin
   if (typeof name !== 'string' || name === '') fail(`${path}.name must be a non-empty string (got ${describe(name)})`)
-  return Object.freeze({
+  const healthCheck = resolveUpstreamHealthCheck(config.healthCheck, path)
+  const resolved = {
     url: parsed.origin,
     weight: (weight as number | undefined) ?? 1,
     backup: boolean(config.backup, `${path}.backup`, false),
     name
-  })
+  }
+  return Object.freeze(healthCheck === undefined ? resolved : { ...resolved, healthCheck })
 }
 
 function resolveRetry (raw: unknown): ResolvedOptions['retry'] {
@@ -174,7 +230,7 @@ function resolveRetry (raw: unknown): ResolvedOptions['retry'] {
   if (!isPlainObject(raw)) fail(`retry must be an object or false (got ${describe(raw)})`)
   for (const key of Object.keys(raw)) {
     if (!['tries', 'timeout', 'statuses', 'maxBufferedBody', 'budget'].includes(key)) {
-      fail(`retry.${key} is not a retry option (use tries, timeout, statuses, maxBufferedBody)`)
+      fail(`retry.${key} is not a retry option (use tries, timeout, statuses, maxBufferedBody, budget)`)
     }
   }
   const statuses = raw.statuses ?? DEFAULT_RETRY_STATUSES
@@ -189,7 +245,8 @@ function resolveRetry (raw: unknown): ResolvedOptions['retry'] {
     tries: positiveInteger(raw.tries, 'retry.tries', DEFAULT_RETRY_TRIES),
     timeout: milliseconds(raw.timeout, 'retry.timeout', DEFAULT_RETRY_TIMEOUT),
     statuses: new Set(statuses as number[]),
-    maxBufferedBody: (maxBufferedBody as number | undefined) ?? DEFAULT_MAX_BUFFERED_BODY
+    maxBufferedBody: (maxBufferedBody as number | undefined) ?? DEFAULT_MAX_BUFFERED_BODY,
+    budget: resolveRetryBudget(raw.budget)
   })
 }
 
@@ -233,6 +290,201 @@ export function validateOptions (raw: unknown): ResolvedOptions {
     panicThreshold: percent(raw.panicThreshold, 'panicThreshold', DEFAULT_PANIC_THRESHOLD),
     trustProxy: boolean(raw.trustProxy, 'trustProxy', false),
     exposeErrorDetails: boolean(raw.exposeErrorDetails, 'exposeErrorDetails', false),
-    decorator: decorator as string | false
+    decorator: decorator as string | false,
+    healthCheck: resolveHealthCheck(raw.healthCheck),
+    outlierDetection: resolveOutlierDetection(raw.outlierDetection),
+    slowStart: resolveSlowStart(raw.slowStart),
+    maxInFlightPerUpstream: resolveMaxInFlight(raw.maxInFlightPerUpstream)
   })
+}
+
+// ── Resilience options: active health checks, outlier detection, slow start, retry budget, circuit breaking ──
+
+export interface HealthCheckOptions {
+  /** Path probed with GET on every upstream (an upstream's own `healthCheck.url` wins). */
+  path?: string
+  /** Milliseconds between the end of a probe and the next (HAProxy `inter`). */
+  interval?: number
+  /** ± percent of `interval` applied at random to each wait (Envoy `interval_jitter_percent`). */
+  jitter?: number
+  /** Milliseconds a probe may take before it counts as failed. */
+  timeout?: number
+  /** Passing probes in a row that turn an unhealthy upstream healthy (HAProxy `rise`). */
+  healthyThreshold?: number
+  /** Failing probes in a row that turn a healthy upstream unhealthy (HAProxy `fall`). */
+  unhealthyThreshold?: number
+  /** Statuses that pass: codes, or inclusive `[min, max]` ranges. Default 200–399. */
+  expectedStatuses?: Array<number | [number, number]>
+  /** Extra request headers for the probe. */
+  headers?: Record<string, string>
+  /** A new upstream's state before its first probe: `pending` (first probe decides) or `unhealthy` (needs `healthyThreshold` passes). */
+  initialState?: InitialHealth
+}
+
+export interface ResolvedHealthCheck extends HealthStateOptions {
+  readonly path: string
+  readonly interval: number
+  readonly jitter: number
+  readonly timeout: number
+  readonly headers: Readonly<Record<string, string>>
+}
+
+export interface OutlierDetectionOptionsInput extends Partial<OutlierDetectionOptions> {}
+
+export interface SlowStartOptionsInput {
+  /** Ramp length in ms; 0 (the default) turns slow start off. */
+  window?: number
+  /** Where the ramp starts, in percent of the weight. Default 10. */
+  minWeightPercent?: number
+  /** Envoy `aggression`: 1 = linear. Default 1. */
+  aggression?: number
+}
+
+export interface RetryBudgetInput {
+  /** Retries as a share of requests over the window, in percent. Default 20. */
+  percent?: number
+  /** Retries per second always allowed. Default 3. */
+  minPerSecond?: number
+  /** Sliding window in ms. Default 10 000. */
+  window?: number
+}
+
+/** Upstream entry options beyond url/weight/backup/name. */
+export interface UpstreamHealthCheckOption {
+  /** Probe this upstream here instead: an absolute URL (e.g. an admin port) or a path on its origin. */
+  url: string
+}
+
+export const DEFAULT_MAX_IN_FLIGHT_PER_UPSTREAM = 0
+/** Seconds put in `Retry-After` when every upstream is at `maxInFlightPerUpstream`. */
+export const DEFAULT_SATURATED_RETRY_AFTER = 1
+
+const HEALTH_CHECK_KEYS = ['path', 'interval', 'jitter', 'timeout', 'healthyThreshold', 'unhealthyThreshold', 'expectedStatuses', 'headers', 'initialState']
+const OUTLIER_KEYS = ['consecutiveFailures', 'consecutive5xx', 'baseEjectionTime', 'maxEjectionTime', 'maxEjectionPercent', 'jitter', 'unejectOnHealthCheck']
+const SLOW_START_KEYS = ['window', 'minWeightPercent', 'aggression']
+const BUDGET_KEYS = ['percent', 'minPerSecond', 'window']
+
+function onlyKeys (raw: Record<string, unknown>, path: string, keys: readonly string[]): void {
+  for (const key of Object.keys(raw)) {
+    if (!keys.includes(key)) fail(`${path}.${key} is not an option of ${path} (use ${keys.join(', ')})`)
+  }
+}
+
+function positiveNumber (value: unknown, path: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(`${path} must be a positive number (got ${describe(value)})`)
+  return value
+}
+
+function resolveHealthCheck (raw: unknown): ResolvedHealthCheck | null {
+  if (raw === undefined || raw === false) return null
+  if (raw === true) raw = {}
+  if (!isPlainObject(raw)) fail(`healthCheck must be an object, true or false (got ${describe(raw)})`)
+  onlyKeys(raw, 'healthCheck', HEALTH_CHECK_KEYS)
+  const path = raw.path ?? DEFAULT_HEALTH_CHECK_PATH
+  if (typeof path !== 'string' || !path.startsWith('/')) fail(`healthCheck.path must be a path starting with / (got ${describe(path)})`)
+  const interval = milliseconds(raw.interval, 'healthCheck.interval', DEFAULT_HEALTH_CHECK_INTERVAL)
+  const timeout = milliseconds(raw.timeout, 'healthCheck.timeout', DEFAULT_HEALTH_CHECK_TIMEOUT)
+  const initialState = raw.initialState ?? DEFAULT_HEALTH_CHECK_INITIAL_STATE
+  if (initialState !== 'pending' && initialState !== 'unhealthy') {
+    fail(`healthCheck.initialState must be "pending" or "unhealthy" (got ${describe(initialState)})`)
+  }
+  const headers = raw.headers ?? {}
+  if (!isPlainObject(headers) || !Object.values(headers).every((v) => typeof v === 'string')) {
+    fail(`healthCheck.headers must be an object of string values (got ${describe(raw.headers)})`)
+  }
+  let expectedStatuses: readonly StatusRange[] = DEFAULT_EXPECTED_STATUSES
+  if (raw.expectedStatuses !== undefined) {
+    const list = raw.expectedStatuses
+    const isStatus = (s: unknown): s is number => Number.isInteger(s) && (s as number) >= 100 && (s as number) <= 599
+    if (!Array.isArray(list) || list.length === 0 || !list.every((s) => isStatus(s) ||
+      (Array.isArray(s) && s.length === 2 && isStatus(s[0]) && isStatus(s[1]) && s[0] <= s[1]))) {
+      fail(`healthCheck.expectedStatuses must be a non-empty array of status codes or [min, max] ranges (got ${describe(list)})`)
+    }
+    expectedStatuses = Object.freeze((list as Array<number | [number, number]>).map((s) =>
+      Object.freeze(typeof s === 'number' ? [s, s] as const : [s[0], s[1]] as const)))
+  }
+  return Object.freeze({
+    path,
+    interval,
+    jitter: percent(raw.jitter, 'healthCheck.jitter', DEFAULT_HEALTH_CHECK_JITTER),
+    timeout,
+    healthyThreshold: positiveInteger(raw.healthyThreshold, 'healthCheck.healthyThreshold', DEFAULT_HEALTHY_THRESHOLD),
+    unhealthyThreshold: positiveInteger(raw.unhealthyThreshold, 'healthCheck.unhealthyThreshold', DEFAULT_UNHEALTHY_THRESHOLD),
+    expectedStatuses,
+    headers: Object.freeze({ ...(headers as Record<string, string>) }),
+    initialState
+  })
+}
+
+function resolveOutlierDetection (raw: unknown): Readonly<OutlierDetectionOptions> | null {
+  if (raw === false) return null
+  if (raw === undefined || raw === true) raw = {}
+  if (!isPlainObject(raw)) fail(`outlierDetection must be an object, true or false (got ${describe(raw)})`)
+  onlyKeys(raw, 'outlierDetection', OUTLIER_KEYS)
+  const baseEjectionTime = milliseconds(raw.baseEjectionTime, 'outlierDetection.baseEjectionTime', DEFAULT_BASE_EJECTION_TIME)
+  const maxEjectionTime = milliseconds(raw.maxEjectionTime, 'outlierDetection.maxEjectionTime',
+    Math.max(DEFAULT_MAX_EJECTION_TIME, baseEjectionTime))
+  // As Envoy's DetectorImpl::create: "max_ejection_time cannot be smaller than base_ejection_time".
+  if (maxEjectionTime < baseEjectionTime) {
+    fail(`outlierDetection.maxEjectionTime (${maxEjectionTime}) must not be smaller than outlierDetection.baseEjectionTime (${baseEjectionTime})`)
+  }
+  return Object.freeze({
+    consecutiveFailures: positiveInteger(raw.consecutiveFailures, 'outlierDetection.consecutiveFailures', DEFAULT_CONSECUTIVE_FAILURES),
+    consecutive5xx: boolean(raw.consecutive5xx, 'outlierDetection.consecutive5xx', DEFAULT_CONSECUTIVE_5XX),
+    baseEjectionTime,
+    maxEjectionTime,
+    maxEjectionPercent: percent(raw.maxEjectionPercent, 'outlierDetection.maxEjectionPercent', DEFAULT_MAX_EJECTION_PERCENT),
+    jitter: percent(raw.jitter, 'outlierDetection.jitter', DEFAULT_EJECTION_JITTER),
+    unejectOnHealthCheck: boolean(raw.unejectOnHealthCheck, 'outlierDetection.unejectOnHealthCheck', DEFAULT_UNEJECT_ON_HEALTH_CHECK)
+  })
+}
+
+function resolveSlowStart (raw: unknown): Readonly<Required<SlowStartOptionsInput>> {
+  if (raw === undefined || raw === false) raw = {}
+  if (!isPlainObject(raw)) fail(`slowStart must be an object like { window: 30000 } (got ${describe(raw)})`)
+  onlyKeys(raw, 'slowStart', SLOW_START_KEYS)
+  const minWeightPercent = percent(raw.minWeightPercent, 'slowStart.minWeightPercent', DEFAULT_SLOW_START_MIN_WEIGHT_PERCENT)
+  if (minWeightPercent === 0) fail('slowStart.minWeightPercent must be above 0 (a zero weight would never be picked)')
+  return Object.freeze({
+    window: milliseconds(raw.window, 'slowStart.window', DEFAULT_SLOW_START_WINDOW, { allowZero: true }),
+    minWeightPercent,
+    aggression: positiveNumber(raw.aggression, 'slowStart.aggression', DEFAULT_SLOW_START_AGGRESSION)
+  })
+}
+
+function resolveRetryBudget (raw: unknown): Readonly<Required<RetryBudgetOptions>> | null {
+  if (raw === false) return null
+  if (raw === undefined || raw === true) raw = {}
+  if (!isPlainObject(raw)) fail(`retry.budget must be an object or false (got ${describe(raw)})`)
+  onlyKeys(raw, 'retry.budget', BUDGET_KEYS)
+  const minPerSecond = raw.minPerSecond ?? DEFAULT_RETRY_BUDGET_MIN_PER_SECOND
+  if (typeof minPerSecond !== 'number' || !Number.isFinite(minPerSecond) || minPerSecond < 0) {
+    fail(`retry.budget.minPerSecond must be a non-negative number (got ${describe(minPerSecond)})`)
+  }
+  return Object.freeze({
+    percent: percent(raw.percent, 'retry.budget.percent', DEFAULT_RETRY_BUDGET_PERCENT),
+    minPerSecond,
+    window: milliseconds(raw.window, 'retry.budget.window', DEFAULT_RETRY_BUDGET_WINDOW)
+  })
+}
+
+function resolveMaxInFlight (raw: unknown): number {
+  if (raw === undefined || raw === false || raw === 0) return DEFAULT_MAX_IN_FLIGHT_PER_UPSTREAM
+  return positiveInteger(raw, 'maxInFlightPerUpstream', DEFAULT_MAX_IN_FLIGHT_PER_UPSTREAM)
+}
+
+function resolveUpstreamHealthCheck (raw: unknown, path: string): UpstreamHealthCheckOption | undefined {
+  if (raw === undefined) return undefined
+  if (!isPlainObject(raw)) fail(`${path}.healthCheck must be an object like { url } (got ${describe(raw)})`)
+  onlyKeys(raw, `${path}.healthCheck`, ['url'])
+  const url = raw.url
+  if (typeof url !== 'string' || url === '') fail(`${path}.healthCheck.url must be a URL or a path (got ${describe(url)})`)
+  try {
+    const parsed = new URL(url, 'http://placeholder.invalid')
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol')
+  } catch {
+    fail(`${path}.healthCheck.url must be an http(s) URL or a path (got ${describe(url)})`)
+  }
+  return Object.freeze({ url })
 }

@@ -8,7 +8,8 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import fp from 'fastify-plugin'
 import { Balancer } from './balancer.js'
 import { BadGatewayError, findUpstreamFailure } from './errors.js'
-import { type BalancerOptions, PROXY_PASSTHROUGH_OPTIONS, validateOptions } from './options.js'
+import { HttpProbe } from './health-check/http-probe.js'
+import { type BalancerOptions, DEFAULT_SATURATED_RETRY_AFTER, PROXY_PASSTHROUGH_OPTIONS, validateOptions } from './options.js'
 import { BalancerDispatcher } from './proxy/dispatcher.js'
 import { type Headers, setForwardedHeaders, stripHopByHop } from './proxy/headers.js'
 import { systemClock } from './util/clock.js'
@@ -33,8 +34,17 @@ const noEmptyTried: never[] = []
 
 async function balancerPlugin (fastify: FastifyInstance, raw: BalancerPluginOptions): Promise<void> {
   const options = validateOptions(raw)
-  const engine = new Balancer(options, { clock: systemClock, random: systemRandom, log: fastify.log })
+  const { healthCheck } = options
+  // Active health checks are off unless configured: then no probe, no Agent, no hook.
+  const probe = healthCheck === null
+    ? null
+    : new HttpProbe({ path: healthCheck.path, headers: healthCheck.headers, timeout: healthCheck.timeout })
+  const engine = new Balancer(options, {
+    clock: systemClock, random: systemRandom, log: fastify.log, ...(probe === null ? {} : { probe })
+  })
   const dispatcher = new BalancerDispatcher(engine, options)
+  engine.onUpstreamRemoved((upstream) => { dispatcher.release(upstream).catch(() => {}) })
+  if (probe !== null) fastify.addHook('onReady', async () => { engine.start() })
 
   const passthrough: Record<string, unknown> = {}
   for (const name of PROXY_PASSTHROUGH_OPTIONS) {
@@ -71,6 +81,8 @@ async function balancerPlugin (fastify: FastifyInstance, raw: BalancerPluginOpti
     // reply-from maps errors it does not know (ECONNREFUSED, ours) to 500; an upstream failure is never a 500.
     onError (reply: FastifyReply, { error }: { error: Error }): void {
       const failure = findUpstreamFailure(error)
+      // Circuit breaking: every upstream at its cap, come back shortly (RFC 9110 §10.2.3).
+      if (failure?.code === 'SWY_BALANCER_UPSTREAMS_SATURATED') reply.header('retry-after', String(DEFAULT_SATURATED_RETRY_AFTER))
       reply.send(failure ?? new BadGatewayError('the upstream request failed', { cause: error }))
     }
   }
@@ -92,7 +104,7 @@ async function balancerPlugin (fastify: FastifyInstance, raw: BalancerPluginOpti
 
   fastify.addHook('onClose', async () => {
     engine.close()
-    await dispatcher.close()
+    await Promise.all([dispatcher.close(), probe?.close()])
   })
 }
 

@@ -25,7 +25,7 @@ export const HealthTransition = {
   /** The result disagrees with the current verdict, but the threshold is not reached yet. */
   ChangePending: 2
 } as const
-export type HealthTransition = (typeof HealthTransition)[keyof typeof HealthTransition]
+export type HealthTransitionValue = (typeof HealthTransition)[keyof typeof HealthTransition]
 
 /** The state of a new upstream, before any probe answered. */
 export type InitialHealth =
@@ -61,10 +61,10 @@ export const Verdict = {
   Warn: 1,
   Fail: 2
 } as const
-export type Verdict = (typeof Verdict)[keyof typeof Verdict]
+export type VerdictValue = (typeof Verdict)[keyof typeof Verdict]
 
 /** Reads one probe result: the status must be expected, and a health+json `fail` fails even with a 200. */
-export function verdictOf (result: ProbeResult, expected: readonly StatusRange[]): Verdict {
+export function verdictOf (result: ProbeResult, expected: readonly StatusRange[]): VerdictValue {
   if (result.status === 0 || result.error !== undefined) return Verdict.Fail
   let statusOk = false
   for (let i = 0; i < expected.length; i++) {
@@ -110,7 +110,7 @@ export class HealthState {
   get pending (): boolean { return this.upstream.has(UpstreamFlag.PENDING_ACTIVE_HC) }
 
   /** Feeds one probe result; answers what happened to the flags. */
-  record (result: ProbeResult): HealthTransition {
+  record (result: ProbeResult): HealthTransitionValue {
     this.checks++
     this.last = result
     const verdict = verdictOf(result, this.options.expectedStatuses)
@@ -127,7 +127,7 @@ export class HealthState {
     this.failures = 0
   }
 
-  private pass (warn: boolean): HealthTransition {
+  private pass (warn: boolean): HealthTransitionValue {
     const u = this.upstream
     this.failures = 0
     this.successes++
@@ -148,7 +148,7 @@ export class HealthState {
     return u.setFlag(UpstreamFlag.DEGRADED, warn) ? HealthTransition.Changed : HealthTransition.Unchanged
   }
 
-  private fail (): HealthTransition {
+  private fail (): HealthTransitionValue {
     const u = this.upstream
     this.successes = 0
     this.failures++

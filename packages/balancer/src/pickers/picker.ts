@@ -14,10 +14,18 @@ export interface PickContext {
    * Empty on a first attempt.
    */
   tried: readonly Upstream[]
-  /** A hash of the request's affinity key (consistent-hash, sticky), or 0 when the algorithm needs none. */
+  /**
+   * A 32-bit hash of the request's affinity key (consistent-hash), or 0 when the algorithm needs none.
+   * Computed by the plugin with `requestHash()` (hash.ts); read as unsigned (`hash >>> 0`).
+   */
   hash: number
   /** `clock.now()` at pick time. */
   now: number
+  /**
+   * The request's sticky cookie value (`sticky`), as received; `undefined` when the request has none. Keep the
+   * field present (set it to `undefined`) on a reused context so its shape stays stable.
+   */
+  affinity?: string | undefined
 }
 
 export interface Picker {
@@ -25,6 +33,12 @@ export interface Picker {
   refresh (upstreams: readonly Upstream[]): void
   /** One upstream not in `ctx.tried`, or undefined when there is none. */
   pick (ctx: PickContext): Upstream | undefined
+  /**
+   * Call after every change of `upstream.inFlight` (start and end of each attempt), for pickers that keep an
+   * index over in-flight counts (`least-connections`' heap, `consistent-hash`'s total load). Pickers that read
+   * `inFlight` at pick time do not define it. Upstreams not in the eligible list are ignored.
+   */
+  inFlightChanged? (upstream: Upstream): void
 }
 
 export interface PickerDeps {
@@ -39,3 +53,15 @@ export function wasTried (tried: readonly Upstream[], upstream: Upstream): boole
   }
   return false
 }
+
+/**
+ * Weight a picker uses for `upstream`: `effectiveWeight` (configured weight × slow-start factor), floored so
+ * that a zero or negative value cannot divide by zero or reverse an order.
+ */
+export function weightOf (upstream: Upstream): number {
+  const w = upstream.effectiveWeight
+  return w > MIN_WEIGHT ? w : MIN_WEIGHT
+}
+
+/** The smallest weight pickers use: a ramping or mis-set upstream still gets an occasional turn. */
+export const MIN_WEIGHT = 1e-6

@@ -9,8 +9,9 @@
 import type { Readable } from 'node:stream'
 import { Pool, type Dispatcher } from 'undici'
 import type { AttemptOutcome, Balancer } from '../balancer.js'
-import { BadGatewayError, GatewayTimeoutError, NoHealthyUpstreamError, type UpstreamFailure } from '../errors.js'
+import { BadGatewayError, GatewayTimeoutError, NoHealthyUpstreamError, type UpstreamFailure, UpstreamsSaturatedError } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
+import { parseRetryAfter } from '../outlier/detector.js'
 import { type FailureKind, failureKindOf, mayRetry } from '../retry/retry-policy.js'
 import type { Upstream } from '../upstream/upstream.js'
 
@@ -105,6 +106,7 @@ class ProxiedRequest {
 
   start (): void {
     this.startedAt = this.dispatcher.engine.clock.now()
+    this.dispatcher.engine.requestStarted()
     const body = this.body
     if (isStream(body)) {
       const length = Number(this.opts.headers['content-length'])
@@ -178,10 +180,12 @@ class ProxiedRequest {
 
   private onResponse (upstream: Upstream, data: Dispatcher.ResponseData, latency: number): void {
     const engine = this.dispatcher.engine
+    // A 503 with Retry-After holds that upstream out for as long as it asks (outlier detection).
+    const retryAfter = data.statusCode === 503 ? parseRetryAfter(data.headers['retry-after'], Date.now()) : 0
     if (this.dispatcher.options.retry.statuses.has(data.statusCode)) {
       const retryTo = this.retryTarget(upstream, 'status')
       if (retryTo !== undefined) {
-        engine.attemptFinished(upstream, 'status', latency, data.statusCode)
+        engine.attemptFinished(upstream, 'status', latency, data.statusCode, retryAfter)
         engine.retried(upstream, 'status')
         this.lastFailure = 'status'
         // Read the error body to the end so the keep-alive connection can be reused.
@@ -193,7 +197,7 @@ class ProxiedRequest {
     // This response goes to the client; the attempt ends when its body does (so in-flight counts are true).
     const outcome: AttemptOutcome = data.statusCode >= 500 && this.dispatcher.options.retry.statuses.has(data.statusCode) ? 'status' : 'success'
     const status = data.statusCode
-    data.body.once('close', () => { engine.attemptFinished(upstream, outcome, latency, status) })
+    data.body.once('close', () => { engine.attemptFinished(upstream, outcome, latency, status, retryAfter) })
     this.callback(null, data)
   }
 
@@ -203,9 +207,13 @@ class ProxiedRequest {
     if (this.attempts >= options.retry.tries) return undefined
     if (!mayRetry(kind, this.opts.method, this.replayable)) return undefined
     if (engine.clock.now() - this.startedAt >= options.retry.timeout) return undefined
+    // Retry budget: beyond it a sick fleet gets no extra load from us (Envoy/Finagle).
+    if (!engine.retryAllowed()) return undefined
     const tried = this.tried ?? (this.tried = [])
     tried.push(upstream)
-    return engine.pick(tried)
+    const target = engine.pick(tried)
+    if (target !== undefined) engine.retrySent()
+    return target
   }
 
   private fail (): void {
@@ -221,6 +229,9 @@ class ProxiedRequest {
       : ''
     const cause = this.lastError ?? undefined
     if (this.lastFailure === null) {
+      if (this.dispatcher.engine.saturated(this.tried ?? EMPTY)) {
+        return new UpstreamsSaturatedError(`every upstream is at maxInFlightPerUpstream${detail}`, { cause })
+      }
       return new NoHealthyUpstreamError(`no upstream could be tried${detail}`, { cause })
     }
     const summary = `${attempts} attempt${attempts === 1 ? '' : 's'} failed, the last: ${FAILURE_TEXT[this.lastFailure]}${detail}`
