@@ -1,0 +1,5 @@
+export { redisCheck, type RedisCheckOptions, type RedisLike } from './redis.js'
+export { httpCheck, type HttpCheckOptions } from './http.js'
+export { eventLoopDelayCheck, eventLoopUtilizationCheck, type EventLoopDelayCheckOptions, type EventLoopUtilizationCheckOptions } from './event-loop.js'
+export { heapCheck, rssCheck } from './memory.js'
+export type { Thresholds } from './threshold.js'
