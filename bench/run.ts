@@ -10,7 +10,8 @@ const suites: Record<string, string> = {
   chaos: './chaos.ts',
   'health-endpoint': './health-endpoint.ts',
   'session-store': './session-store.ts',
-  metrics: './metrics.ts'
+  metrics: './metrics.ts',
+  'rolling-restart': './rolling-restart.ts'
 }
 
 const { existsSync } = await import('node:fs')

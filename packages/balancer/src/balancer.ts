@@ -41,6 +41,8 @@ export interface AttemptObserver {
   retried (from: Upstream, kind: FailureKind): void
   /** A request found no upstream to try at all (answered 503). */
   noUpstream (): void
+  /** A failed attempt on `from` was not retried because the retry budget was spent. */
+  retryBudgetExhausted (from: Upstream, kind: FailureKind): void
 }
 
 export interface UpstreamStats {
@@ -187,6 +189,23 @@ export class Balancer {
     return true
   }
 
+  /**
+   * Sets an upstream's weight at run time (admin API, a discovery source). A slow-start ramp in progress keeps its
+   * progress, scaled to the new weight. Answers false when there is no such upstream.
+   */
+  setWeight (urlOrName: string, weight: number): boolean {
+    const upstream = this.set.find(urlOrName)
+    if (upstream === undefined) return false
+    if (!Number.isInteger(weight) || weight < 1 || weight > 1_000_000) throw new RangeError(`setWeight(): weight must be an integer from 1 to 1000000 (got ${weight})`)
+    if (upstream.weight === weight) return true
+    const ramp = upstream.weight > 0 ? upstream.effectiveWeight / upstream.weight : 1
+    upstream.weight = weight
+    upstream.effectiveWeight = weight * ramp
+    this.set.changed()
+    this.deps.log?.info({ upstream: upstream.name, url: upstream.url, weight, event: 'weight' }, 'upstream weight set')
+    return true
+  }
+
   /** Called with each upstream `removeUpstream()` dropped (the dispatcher closes its pool). */
   onUpstreamRemoved (listener: (upstream: Upstream) => void): void { this.removedListeners.push(listener) }
 
@@ -210,6 +229,11 @@ export class Balancer {
   /** The dispatcher retries a failed attempt on `from` elsewhere. */
   retried (from: Upstream, kind: FailureKind): void {
     if (this.observer !== null) this.observer.retried(from, kind)
+  }
+
+  /** The dispatcher did not retry a failed attempt on `from`: the retry budget is spent. */
+  retryDenied (from: Upstream, kind: FailureKind): void {
+    if (this.observer !== null) this.observer.retryBudgetExhausted(from, kind)
   }
 
   /** The dispatcher found no upstream to try for a request. */

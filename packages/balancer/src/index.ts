@@ -32,3 +32,18 @@ export {
 } from './errors.js'
 export { Upstream, UpstreamFlag, type UpstreamConfig } from './upstream/upstream.js'
 export type { Algorithm } from './pickers/index.js'
+export {
+  type MetricsOptions, type StatusPageOptions, type ResolvedMetricsOptions, type ResolvedStatusPageOptions,
+  DEFAULT_METRICS_ROUTE, DEFAULT_METRICS_PREFIX, DEFAULT_METRICS_BUCKETS, DEFAULT_STATUS_PAGE_ROUTE, DEFAULT_BALANCER_LABEL
+} from './options.js'
+export type { StatusReport, UpstreamStatus, HealthCheckStatus, RetryBudgetStatus } from './status/report.js'
+export type { UpstreamState } from './status/upstream-state.js'
+export { StatusUnauthorizedError } from './status/auth.js'
+export {
+  type DnsDiscoveryOptions, type RegistryDiscoveryOptions, type DnsFamily, type Member, type MembershipChange,
+  RegistryAnnouncer, type RegistryAnnouncerOptions, registryKeys,
+  DEFAULT_DNS_REFRESH_MIN, DEFAULT_DNS_REFRESH_MAX, DEFAULT_DNS_TIMEOUT, DEFAULT_DNS_FAMILY, DEFAULT_REGISTRY_INTERVAL,
+  DEFAULT_REGISTRY_PREFIX, DEFAULT_ANNOUNCE_INTERVAL, DEFAULT_ANNOUNCE_TTL_INTERVALS
+} from './discovery/index.js'
+export { type SharedHealthOptions, DEFAULT_SHARED_HEALTH_HOLD, DEFAULT_SHARED_HEALTH_CHANNEL } from './discovery/shared-health.js'
+export { type AdminOptions, type AdminUpstream, DEFAULT_ADMIN_PREFIX } from './admin/admin-api.js'

@@ -6,6 +6,12 @@
 import { InvalidOptionError } from './errors.js'
 import { ALGORITHMS, type Algorithm } from './pickers/index.js'
 import type { UpstreamConfig } from './upstream/upstream.js'
+import { type AdminOptions, resolveAdminOptions, type ResolvedAdminOptions } from './admin/admin-api.js'
+import { type DnsDiscoveryOptions, resolveDnsDiscoveryOptions } from './discovery/dns.js'
+import type { ResolvedDiscovery } from './discovery/membership.js'
+import { type RegistryDiscoveryOptions, resolveRegistryDiscoveryOptions } from './discovery/redis-registry.js'
+import { resolveSharedHealthOptions, type ResolvedSharedHealthOptions, type SharedHealthOptions } from './discovery/shared-health.js'
+import type { Registry } from 'prom-client'
 import { DEFAULT_HEALTH_CHECK_PATH } from './health-check/http-probe.js'
 import { DEFAULT_HEALTH_CHECK_INTERVAL, DEFAULT_HEALTH_CHECK_JITTER, DEFAULT_HEALTH_CHECK_TIMEOUT } from './health-check/scheduler.js'
 import {
@@ -73,8 +79,12 @@ export interface UpstreamOptions extends UpstreamConfig {
 export type ResolvedUpstream = Readonly<Required<UpstreamConfig>> & { readonly healthCheck?: UpstreamHealthCheckOption }
 
 export interface BalancerOptions {
-  /** The servers to balance over: URLs, or objects with `url`, `weight`, `backup`, `name`. */
-  upstreams: Array<string | UpstreamOptions>
+  /**
+   * The servers to balance over: URLs, or objects with `url`, `weight`, `backup`, `name`; or where to discover them:
+   * `{ dns: 'api.internal', port }` (A/AAAA), `{ dns: '_http._tcp.api.internal' }` (SRV), or
+   * `{ redis: client, service: 'orders' }` (the heartbeat registry replicas announce into).
+   */
+  upstreams: Array<string | UpstreamOptions> | DnsDiscoveryOptions | RegistryDiscoveryOptions
   /** Balancing algorithm. */
   algorithm?: Algorithm
   /** Failover on another upstream; `false` is the same as `{ tries: 1 }`. */
@@ -101,6 +111,14 @@ export interface BalancerOptions {
   slowStart?: SlowStartOptionsInput
   /** Circuit breaking: at most this many in-flight attempts per upstream (off unless set). */
   maxInFlightPerUpstream?: number
+  /** Prometheus metrics through prom-client (off unless set): `true` serves them on `/metrics`. */
+  metrics?: MetricsOptions | boolean
+  /** The live status page and its JSON (off unless set): `true` serves it on `/_switchyard`, open to all. */
+  statusPage?: StatusPageOptions | boolean
+  /** The admin API (off unless set; needs a `token` or `authorize`): list, add, remove, drain, undrain, set weight. */
+  admin?: AdminOptions
+  /** Share ejections and health transitions with the other gateways over Redis pub/sub (off unless set). */
+  sharedHealth?: SharedHealthOptions
 }
 
 export interface ResolvedOptions {
@@ -129,6 +147,16 @@ export interface ResolvedOptions {
   readonly slowStart: Readonly<Required<SlowStartOptionsInput>>
   /** 0 = no circuit breaking. */
   readonly maxInFlightPerUpstream: number
+  /** null when metrics are off. */
+  readonly metrics: ResolvedMetricsOptions | null
+  /** null when the status page is off. */
+  readonly statusPage: ResolvedStatusPageOptions | null
+  /** Where upstreams come from when `upstreams` is not a list (then `upstreams` starts empty); null for a list. */
+  readonly discovery: ResolvedDiscovery | null
+  /** null when the admin API is off. */
+  readonly admin: ResolvedAdminOptions | null
+  /** null when the shared health view is off. */
+  readonly sharedHealth: ResolvedSharedHealthOptions | null
 }
 
 /** @fastify/http-proxy options the balancer passes through untouched (routing, hooks, WebSocket). */
@@ -141,7 +169,8 @@ export const PROXY_PASSTHROUGH_OPTIONS = [
 const OWN_OPTIONS = [
   'upstreams', 'algorithm', 'retry', 'timeout', 'connectTimeout', 'connections', 'panicThreshold',
   'trustProxy', 'exposeErrorDetails', 'decorator',
-  'healthCheck', 'outlierDetection', 'slowStart', 'maxInFlightPerUpstream'
+  'healthCheck', 'outlierDetection', 'slowStart', 'maxInFlightPerUpstream',
+  'metrics', 'statusPage', 'admin', 'sharedHealth'
 ] as const
 
 function fail (message: string): never {
@@ -260,16 +289,18 @@ export function validateOptions (raw: unknown): ResolvedOptions {
     }
   }
   const rawUpstreams = raw.upstreams
-  if (!Array.isArray(rawUpstreams) || rawUpstreams.length === 0) {
-    fail(`upstreams must be a non-empty array of URLs or { url, weight, backup, name } objects (got ${describe(rawUpstreams)})`)
+  // Discovery: the list starts empty and the source fills it (DNS A/AAAA/SRV, or the Redis heartbeat registry).
+  const discovery = resolveDiscovery(rawUpstreams)
+  if (discovery === null && (!Array.isArray(rawUpstreams) || rawUpstreams.length === 0)) {
+    fail(`upstreams must be a non-empty array of URLs or { url, weight, backup, name } objects, or { dns, port } or { redis, service } (got ${describe(rawUpstreams)})`)
   }
-  const upstreams = rawUpstreams.map((u, i) => resolveUpstream(u, `upstreams[${i}]`))
+  const upstreams = discovery !== null ? [] : (rawUpstreams as unknown[]).map((u, i) => resolveUpstream(u, `upstreams[${i}]`))
   const seen = new Set<string>()
   upstreams.forEach((u, i) => {
     if (seen.has(u.url)) fail(`upstreams[${i}] repeats ${u.url}; list each upstream once and use weight`)
     seen.add(u.url)
   })
-  if (upstreams.every((u) => u.backup)) fail('upstreams must include at least one that is not a backup')
+  if (discovery === null && upstreams.every((u) => u.backup)) fail('upstreams must include at least one that is not a backup')
 
   const algorithm = raw.algorithm ?? DEFAULT_ALGORITHM
   if (typeof algorithm !== 'string' || !(ALGORITHMS as string[]).includes(algorithm)) {
@@ -294,8 +325,20 @@ export function validateOptions (raw: unknown): ResolvedOptions {
     healthCheck: resolveHealthCheck(raw.healthCheck),
     outlierDetection: resolveOutlierDetection(raw.outlierDetection),
     slowStart: resolveSlowStart(raw.slowStart),
-    maxInFlightPerUpstream: resolveMaxInFlight(raw.maxInFlightPerUpstream)
+    maxInFlightPerUpstream: resolveMaxInFlight(raw.maxInFlightPerUpstream),
+    ...resolveObservability(raw, decorator as string | false),
+    discovery,
+    admin: resolveAdminOptions(raw.admin),
+    sharedHealth: raw.sharedHealth === undefined || raw.sharedHealth === false ? null : resolveSharedHealthOptions(raw.sharedHealth)
   })
+}
+
+/** `upstreams: { dns, … }` or `{ redis, service, … }`, validated; null for a list. */
+function resolveDiscovery (raw: unknown): ResolvedDiscovery | null {
+  if (!isPlainObject(raw)) return null
+  if ('dns' in raw) return Object.freeze({ kind: 'dns', options: resolveDnsDiscoveryOptions(raw, 'upstreams') })
+  if ('redis' in raw || 'service' in raw) return Object.freeze({ kind: 'redis', options: resolveRegistryDiscoveryOptions(raw, 'upstreams') })
+  return fail(`upstreams must be a list of upstreams, { dns, port } for DNS discovery, or { redis, service } for the Redis registry (got an object with ${Object.keys(raw).join(', ') || 'no keys'})`)
 }
 
 // ── Resilience options: active health checks, outlier detection, slow start, retry budget, circuit breaking ──
@@ -487,4 +530,133 @@ function resolveUpstreamHealthCheck (raw: unknown, path: string): UpstreamHealth
     fail(`${path}.healthCheck.url must be an http(s) URL or a path (got ${describe(url)})`)
   }
   return Object.freeze({ url })
+}
+
+// ── Observability: Prometheus metrics and the status page (both off by default) ──
+
+/** Route of the Prometheus exposition when metrics are on. */
+export const DEFAULT_METRICS_ROUTE = '/metrics'
+/** Prefix of every metric name. */
+export const DEFAULT_METRICS_PREFIX = 'switchyard_'
+/** Response-time histogram buckets, in seconds: prom-client's defaults plus 1 ms, 2.5 ms and 30 s (the default timeout). */
+export const DEFAULT_METRICS_BUCKETS: readonly number[] = Object.freeze([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
+/** Route of the status page (its JSON is at `<route>/status.json`). */
+export const DEFAULT_STATUS_PAGE_ROUTE = '/_switchyard'
+/** The `balancer` label and status page title when neither a decorator name nor a proxy prefix names the balancer. */
+export const DEFAULT_BALANCER_LABEL = 'balancer'
+
+export interface MetricsOptions {
+  /** Serve the registry's exposition here (GET), or `false` to only fill `registry` (served by e.g. fastify-metrics). */
+  route?: string | false
+  /**
+   * A prom-client Registry to report into (e.g. fastify-metrics' or prom-client's global `register`). Default: a
+   * registry shared by the balancers of this server.
+   */
+  registry?: Registry
+  /** Prefix of every metric name. */
+  prefix?: string
+  /** Response-time histogram buckets in seconds, ascending. */
+  buckets?: number[]
+  /** Value of the `balancer` label. Default: the decorator name, else the proxy `prefix`. */
+  label?: string
+}
+
+export interface StatusPageOptions<Request = unknown> {
+  /** Path of the page; its JSON is at `<route>/status.json`. */
+  route?: string
+  /** Required as `Authorization: Bearer <token>` or `?token=<token>`. */
+  token?: string
+  /**
+   * Decides who may see the page (e.g. from a session or an IP allow-list); a request with the right `token` is
+   * let in without it. Method syntax on purpose: the plugin narrows `Request` to FastifyRequest.
+   */
+  authorize? (request: Request): boolean | Promise<boolean>
+}
+
+export interface ResolvedMetricsOptions {
+  readonly route: string | null
+  readonly registry: Registry | null
+  readonly prefix: string
+  readonly buckets: readonly number[]
+  readonly label: string
+}
+
+export interface ResolvedStatusPageOptions<Request = unknown> {
+  readonly route: string
+  readonly token: string | null
+  readonly authorize: ((request: Request) => boolean | Promise<boolean>) | null
+  /** The balancer's name on the page (the metrics `balancer` label). */
+  readonly label: string
+}
+
+const METRICS_KEYS = ['route', 'registry', 'prefix', 'buckets', 'label']
+const STATUS_PAGE_KEYS = ['route', 'token', 'authorize']
+
+/** A static route path: starts with `/`, no trailing `/`, no parameters or wildcards. */
+function routePath (value: unknown, path: string, fallback: string): string {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || !/^(\/[A-Za-z0-9._~-]+)+$/.test(value)) {
+    fail(`${path} must be a path like ${JSON.stringify(fallback)}: starting with /, without a trailing /, parameters or wildcards (got ${describe(value)})`)
+  }
+  return value
+}
+
+function resolveObservability (raw: Record<string, unknown>, decorator: string | false): Pick<ResolvedOptions, 'metrics' | 'statusPage'> {
+  const prefix = raw.prefix
+  let label = decorator !== false ? decorator : typeof prefix === 'string' && prefix !== '' && prefix !== '/' ? prefix : DEFAULT_BALANCER_LABEL
+  const metrics = resolveMetrics(raw.metrics, label)
+  if (metrics !== null) label = metrics.label
+  return { metrics, statusPage: resolveStatusPage(raw.statusPage, label) }
+}
+
+function resolveMetrics (raw: unknown, defaultLabel: string): ResolvedMetricsOptions | null {
+  if (raw === undefined || raw === false) return null
+  if (raw === true) raw = {}
+  if (!isPlainObject(raw)) fail(`metrics must be an object, true or false (got ${describe(raw)})`)
+  onlyKeys(raw, 'metrics', METRICS_KEYS)
+  const route = raw.route === false ? null : routePath(raw.route, 'metrics.route', DEFAULT_METRICS_ROUTE)
+  const registry = raw.registry
+  if (registry !== undefined && (!isPlainObject(registry) || typeof registry.registerMetric !== 'function' || typeof registry.metrics !== 'function')) {
+    fail(`metrics.registry must be a prom-client Registry (got ${describe(registry)})`)
+  }
+  if (route === null && registry === undefined) {
+    fail('metrics.route is false and there is no metrics.registry: the metrics would go nowhere (pass your registry, or a route)')
+  }
+  const prefix = raw.prefix ?? DEFAULT_METRICS_PREFIX
+  if (typeof prefix !== 'string' || !/^([a-zA-Z_:][a-zA-Z0-9_:]*)?$/.test(prefix)) {
+    fail(`metrics.prefix must be a Prometheus metric name prefix like "switchyard_" (got ${describe(prefix)})`)
+  }
+  let buckets = DEFAULT_METRICS_BUCKETS
+  if (raw.buckets !== undefined) {
+    const list = raw.buckets
+    if (!Array.isArray(list) || list.length === 0 ||
+      !list.every((b, i) => typeof b === 'number' && Number.isFinite(b) && b > 0 && (i === 0 || b > (list[i - 1] as number)))) {
+      fail(`metrics.buckets must be a non-empty array of ascending positive numbers of seconds (got ${describe(list)})`)
+    }
+    buckets = Object.freeze([...(list as number[])])
+  }
+  const label = raw.label ?? defaultLabel
+  if (typeof label !== 'string' || label === '') fail(`metrics.label must be a non-empty string (got ${describe(label)})`)
+  return Object.freeze({ route, registry: (registry as Registry | undefined) ?? null, prefix, buckets, label })
+}
+
+function resolveStatusPage (raw: unknown, label: string): ResolvedStatusPageOptions | null {
+  if (raw === undefined || raw === false) return null
+  if (raw === true) raw = {}
+  if (!isPlainObject(raw)) fail(`statusPage must be an object, true or false (got ${describe(raw)})`)
+  onlyKeys(raw, 'statusPage', STATUS_PAGE_KEYS)
+  const token = raw.token
+  if (token !== undefined && (typeof token !== 'string' || token === '' || /\s/.test(token))) {
+    fail('statusPage.token must be a non-empty string without whitespace')
+  }
+  const authorize = raw.authorize
+  if (authorize !== undefined && typeof authorize !== 'function') {
+    fail(`statusPage.authorize must be a function (request) => boolean | Promise<boolean> (got ${describe(authorize)})`)
+  }
+  return Object.freeze({
+    route: routePath(raw.route, 'statusPage.route', DEFAULT_STATUS_PAGE_ROUTE),
+    token: (token as string | undefined) ?? null,
+    authorize: (authorize as ResolvedStatusPageOptions['authorize'] | undefined) ?? null,
+    label
+  })
 }

@@ -6,10 +6,12 @@
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import type { AdminAnswer, AdminCaller, AdminOptions, ResolvedAdminOptions } from './admin/admin-api.js'
 import { Balancer } from './balancer.js'
+import type { Membership } from './discovery/membership.js'
 import { BadGatewayError, findUpstreamFailure } from './errors.js'
 import { HttpProbe } from './health-check/http-probe.js'
-import { type BalancerOptions, DEFAULT_SATURATED_RETRY_AFTER, PROXY_PASSTHROUGH_OPTIONS, validateOptions } from './options.js'
+import { type BalancerOptions, DEFAULT_SATURATED_RETRY_AFTER, PROXY_PASSTHROUGH_OPTIONS, type StatusPageOptions, validateOptions } from './options.js'
 import { BalancerDispatcher } from './proxy/dispatcher.js'
 import { type Headers, setForwardedHeaders, stripHopByHop } from './proxy/headers.js'
 import { systemClock } from './util/clock.js'
@@ -28,6 +30,10 @@ export interface BalancerPluginOptions extends BalancerOptions, Partial<Pick<Fas
   /** Proxy WebSocket upgrades too; each connection is balanced when it opens. */
   websocket?: boolean
   wsHooks?: Record<string, unknown>
+  /** The live status page; `authorize` gets the Fastify request. */
+  statusPage?: StatusPageOptions<FastifyRequest> | boolean
+  /** The admin API; `authorize` gets the Fastify request. */
+  admin?: AdminOptions<FastifyRequest>
 }
 
 const noEmptyTried: never[] = []
@@ -102,10 +108,76 @@ async function balancerPlugin (fastify: FastifyInstance, raw: BalancerPluginOpti
     fastify.decorate(options.decorator, engine)
   }
 
+  // Metrics and the status page are off by default; then this imports nothing (no prom-client), sets no
+  // observer and adds no route (DESIGN.md principle 9).
+  if (options.metrics !== null || options.statusPage !== null) {
+    const { setUpObservability } = await import('./status/observability.js')
+    const observability = await setUpObservability<FastifyRequest>(engine, options, {
+      scope: { key: fastify.server, prefix: fastify.prefix },
+      onAuthorizeError: (err) => { fastify.log.warn({ err }, 'statusPage.authorize threw; access refused') }
+    })
+    for (const route of observability.routes) {
+      fastify.get(route.url, async (request, reply) => {
+        const answer = await route.handle(request, request.headers.authorization, (request.query as { token?: unknown } | undefined)?.token)
+        reply.code(answer.status).headers(answer.headers)
+        if (answer.error !== undefined) throw answer.error
+        return answer.body
+      })
+    }
+    engine.observer = observability.observer
+    fastify.addHook('onClose', async () => {
+      engine.observer = null
+      observability.close()
+    })
+  }
+
+  // Dynamic membership (DNS or the Redis registry feeding the engine) and the shared health view are off unless
+  // configured: then nothing is imported, subscribed or polled. The first members are in before the server listens.
+  let membership: Membership | null = null
+  if (options.discovery !== null || options.sharedHealth !== null) {
+    const { setUpMembership } = await import('./discovery/membership.js')
+    membership = await setUpMembership(engine, options, { clock: systemClock, log: fastify.log })
+  }
+
+  if (options.admin !== null) await registerAdminRoutes(fastify, engine, options.admin as ResolvedAdminOptions<FastifyRequest>)
+
   fastify.addHook('onClose', async () => {
+    // Discovery first, so no membership change reaches an engine that is closing.
+    await membership?.close()
     engine.close()
     await Promise.all([dispatcher.close(), probe?.close()])
   })
+}
+
+/**
+ * The admin API's routes under `admin.prefix`; every call is authorised (token and/or `authorize`) before it runs.
+ * `:id` is an upstream's url (URL-encoded) or its name.
+ */
+async function registerAdminRoutes (fastify: FastifyInstance, engine: Balancer, adminOptions: ResolvedAdminOptions<FastifyRequest>): Promise<void> {
+  const { AdminApi } = await import('./admin/admin-api.js')
+  const admin = new AdminApi<FastifyRequest>(adminOptions, engine, fastify.log)
+  const base = `${adminOptions.prefix}/upstreams`
+  type Handler = (caller: AdminCaller, request: FastifyRequest<{ Params: { id: string }, Body: unknown }>) => AdminAnswer | Promise<AdminAnswer>
+  const route = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, handler: Handler): void => {
+    fastify.route<{ Params: { id: string }, Body: unknown }>({
+      method,
+      url,
+      handler: async (request, reply) => {
+        const caller = await admin.authenticate(request, request.headers.authorization, request.ip)
+        const answer = 'who' in caller ? await handler(caller, request) : caller
+        reply.code(answer.status)
+        if (answer.headers !== undefined) reply.headers(answer.headers)
+        return answer.body
+      }
+    })
+  }
+  route('GET', base, () => admin.list())
+  route('GET', `${base}/:id`, (_caller, request) => admin.one(request.params.id))
+  route('POST', base, (caller, request) => admin.add(caller, request.body))
+  route('DELETE', `${base}/:id`, async (caller, request) => await admin.remove(caller, request.params.id))
+  route('POST', `${base}/:id/drain`, async (caller, request) => await admin.drain(caller, request.params.id))
+  route('POST', `${base}/:id/undrain`, (caller, request) => admin.undrain(caller, request.params.id))
+  route('PUT', `${base}/:id/weight`, (caller, request) => admin.setWeight(caller, request.params.id, request.body))
 }
 
 export const balancer: FastifyPluginAsync<BalancerPluginOptions> = fp(balancerPlugin, {

@@ -237,6 +237,7 @@ export class Resilience {
     const wasPending = state.pending
     const wasDegraded = upstream.has(UpstreamFlag.DEGRADED)
     const transition = state.record(result)
+    state.lastAt = this.deps.clock.now()
     // A passing check (pass or warn) ends an outlier ejection early (Envoy, default on).
     if (state.successes > 0) this.detector?.onHealthCheckPassed(upstream)
     if (transition !== HealthTransition.Changed) return

@@ -21,6 +21,7 @@ export {
   DEFAULT_SIGNALS,
   type HealthOptions,
   type ShutdownOptions,
+  type AnnounceOptions,
   type ProbeKind,
   type LogLevel,
   type ResolvedOptions

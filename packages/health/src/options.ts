@@ -68,6 +68,32 @@ export interface HealthOptions<Request = unknown> {
   notes?: string[]
   links?: Record<string, string>
   shutdown?: ShutdownOptions
+  /**
+   * Announce this replica in the Redis heartbeat registry that `@switchyard/balancer` gateways watch
+   * (`upstreams: { redis, service }`): registered while readiness passes, renewed every `interval`, deregistered
+   * when readiness fails or a drain starts. Needs `@switchyard/balancer` installed.
+   */
+  announce?: AnnounceOptions
+}
+
+/** `announce`: the replica side of @switchyard/balancer's Redis registry. */
+export interface AnnounceOptions {
+  /** An ioredis client (`Redis` or `Cluster`); never closed by the plugin. */
+  redis: object
+  /** The service name gateways watch. */
+  service: string
+  /** This replica's origin as gateways reach it. Default: the address the server listens on (not 0.0.0.0/::). */
+  url?: string
+  /** Milliseconds between renewals. Default 1000. */
+  interval?: number
+  /** Milliseconds the registration outlives the last renewal. Default 3 × interval. */
+  ttl?: number
+  /** Share of traffic. Default 1. */
+  weight?: number
+  /** Name in the gateways' logs. Default: the url. */
+  name?: string
+  /** First part of the registry keys' hash tag. Default `switchyard`. */
+  prefix?: string
 }
 
 export interface ResolvedCheck {
@@ -101,11 +127,13 @@ export interface ResolvedOptions<Request = unknown> {
   readonly logLevel: LogLevel | null
   readonly meta: ReportMeta
   readonly shutdown: ResolvedShutdown
+  /** null when the replica does not announce itself (checked in full by @switchyard/balancer at registration). */
+  readonly announce: Readonly<AnnounceOptions> | null
 }
 
 const TOP_LEVEL_KEYS = new Set([
   'checks', 'cacheTtl', 'refreshInterval', 'prefix', 'paths', 'exposeDetails', 'authorize', 'cacheControl', 'logLevel',
-  'version', 'releaseId', 'serviceId', 'description', 'notes', 'links', 'shutdown',
+  'version', 'releaseId', 'serviceId', 'description', 'notes', 'links', 'shutdown', 'announce',
   // Fastify's own register options, passed through to every plugin.
   'logSerializers'
 ])
@@ -278,6 +306,15 @@ export function validateOptions<Request = unknown> (raw: HealthOptions<Request> 
     cacheControl,
     logLevel: logLevel(options.logLevel),
     meta: Object.freeze(meta),
-    shutdown: resolveShutdown(options.shutdown)
+    shutdown: resolveShutdown(options.shutdown),
+    announce: resolveAnnounce(options.announce)
   })
+}
+
+/** The shape only; every field is checked by the balancer's `resolveAnnouncerOptions` when the plugin registers. */
+function resolveAnnounce (raw: unknown): Readonly<AnnounceOptions> | null {
+  if (raw === undefined || raw === false) return null
+  if (!isPlainObject(raw)) fail('announce must be an object like { redis, service, url }')
+  if (raw.url !== undefined && typeof raw.url !== 'string') fail('announce.url must be a string like "http://10.0.0.7:3000"')
+  return Object.freeze({ ...raw }) as unknown as Readonly<AnnounceOptions>
 }

@@ -103,6 +103,29 @@ async function healthPlugin (fastify: FastifyInstance, raw: FastifyHealthOptions
   }
   engine.lifecycle.on('state', onState)
 
+  // `announce` (off unless set): this replica in @switchyard/balancer's Redis registry. Deregistered first thing in
+  // a drain, so gateways stop routing here while the drain delay still serves what they already sent.
+  const announceOptions = options.announce
+  if (announceOptions !== null) {
+    const { Announce } = await import('./announce.js')
+    const announce = await Announce.create(announceOptions, {
+      isReady: async () => (await engine.respond('ready', false)).statusCode === 200,
+      log: fastify.log
+    })
+    engine.lifecycle.onDrain(async () => { await announce.deregister() })
+    engine.onReadiness(() => { announce.readinessChanged() })
+    // The url is known once listening (port 0 included); traffic could not reach us before anyway.
+    fastify.addHook('onListen', async () => {
+      const url = announceOptions.url ?? listeningUrl(fastify)
+      if (url === null) {
+        fastify.log.error({ address: fastify.server.address() }, 'health: announce.url is needed when listening on every interface; not announcing')
+        return
+      }
+      announce.start(url)
+    })
+    fastify.addHook('preClose', async () => { await announce.deregister() })
+  }
+
   let removeSignalHandlers: (() => void) | null = null
   fastify.addHook('onReady', async () => {
     engine.start()
@@ -131,6 +154,14 @@ async function healthPlugin (fastify: FastifyInstance, raw: FastifyHealthOptions
     engine.lifecycle.off('state', onState)
     engine.close()
   })
+}
+
+/** `http://127.0.0.1:3000` from the listening address, or null when bound to every interface (no single URL). */
+function listeningUrl (fastify: FastifyInstance): string | null {
+  const address = fastify.server.address()
+  if (address === null || typeof address === 'string' || address.address === '0.0.0.0' || address.address === '::') return null
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return `${fastify.initialConfig.https === undefined || fastify.initialConfig.https === false ? 'http' : 'https'}://${host}:${address.port}`
 }
 
 export const health = fp(healthPlugin, { fastify: '5.x', name: '@switchyard/health' })

@@ -91,6 +91,8 @@ export class HealthState {
   checks = 0
   /** The last probe result, for the status page and logs. */
   last: ProbeResult | undefined
+  /** When the last result came, on the engine's clock (set by the caller, which owns the clock); 0 = never. */
+  lastAt = 0
 
   constructor (readonly upstream: Upstream, private readonly options: HealthStateOptions) {
     if (options.initialState === 'pending') {

@@ -208,7 +208,10 @@ class ProxiedRequest {
     if (!mayRetry(kind, this.opts.method, this.replayable)) return undefined
     if (engine.clock.now() - this.startedAt >= options.retry.timeout) return undefined
     // Retry budget: beyond it a sick fleet gets no extra load from us (Envoy/Finagle).
-    if (!engine.retryAllowed()) return undefined
+    if (!engine.retryAllowed()) {
+      engine.retryDenied(upstream, kind)
+      return undefined
+    }
     const tried = this.tried ?? (this.tried = [])
     tried.push(upstream)
     const target = engine.pick(tried)

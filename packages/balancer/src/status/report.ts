@@ -209,7 +209,7 @@ function upstreamStatus (
   const state = upstreamState(upstream, setState, track.connectFailed)
   const recent = track.window.recent(RECENT_BUCKETS)
   const history = track.window.history()
-  const healthCheck = healthCheckStatus(engine, upstream, track, now, iso)
+  const healthCheck = healthCheckStatus(engine, upstream, iso)
   const flags: string[] = []
   for (const [flagName, bit] of FLAG_NAMES) if ((upstream.flags & bit) !== 0) flags.push(flagName)
   return {
@@ -242,31 +242,12 @@ function upstreamStatus (
   }
 }
 
-function healthCheckStatus (
-  engine: Balancer,
-  upstream: Upstream,
-  track: UpstreamTrack,
-  now: number,
-  iso: (t: number) => string
-): HealthCheckStatus | null {
+function healthCheckStatus (engine: Balancer, upstream: Upstream, iso: (t: number) => string): HealthCheckStatus | null {
   const health = engine.resilience.healthOf(upstream)
   const options = engine.options.healthCheck
   if (health === undefined || options === null) return null
   const last = health.last
   if (last === undefined) return { checks: health.checks, successes: health.successes, failures: health.failures, last: null }
-  // The engine keeps the last result but not its time: take it from the engine when it has one (`lastAt`, on the
-  // engine's clock), else stamp it when this page first sees a new result (within one poll of the probe).
-  const lastAt = (health as { lastAt?: unknown }).lastAt
-  let at: number
-  if (typeof lastAt === 'number') {
-    at = lastAt
-  } else {
-    if (track.healthChecksSeen !== health.checks) {
-      track.healthChecksSeen = health.checks
-      track.healthCheckSeenAt = now
-    }
-    at = track.healthCheckSeenAt
-  }
   const verdict = verdictOf(last, options.expectedStatuses)
   const error = last.error === undefined ? null : (last.error as { code?: string }).code ?? last.error.message
   return {
@@ -278,7 +259,7 @@ function healthCheckStatus (
       status: last.status,
       healthStatus: last.healthJsonStatus ?? null,
       error,
-      at: iso(at)
+      at: iso(health.lastAt)
     }
   }
 }

@@ -31,9 +31,6 @@ export class UpstreamTrack {
   lastConnectFailureAt = -1
   /** The last ejection (or Retry-After hold): why and when; null before any. */
   lastEjection: { reason: TransitionReason, at: number } | null = null
-  /** Health-check results seen so far and when the newest was first seen (see report.ts). */
-  healthChecksSeen = 0
-  healthCheckSeenAt = -1
 
   constructor (clock: Balancer['clock'], options: TrackerOptions) {
     this.window = new RollingWindow(clock, { bucketMs: options.bucketMs, buckets: Math.ceil(options.historyMs / options.bucketMs) + 1 })

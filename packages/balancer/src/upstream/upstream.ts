@@ -18,12 +18,14 @@ export const UpstreamFlag = {
   /** Healthy but reported `warn` by its health endpoint: still eligible. */
   DEGRADED: 1 << 4,
   /** Held out after a 503 with Retry-After, until the time it asked for. */
-  RETRY_AFTER: 1 << 5
+  RETRY_AFTER: 1 << 5,
+  /** Another gateway reported it failing (`sharedHealth`): avoided for a short hold; only a remote "up" clears it. */
+  REMOTE_FAILED: 1 << 6
 } as const
 
 /** Flags that make an upstream ineligible for new requests (DEGRADED does not). */
 export const EXCLUDING_FLAGS = UpstreamFlag.FAILED_ACTIVE_HC | UpstreamFlag.FAILED_OUTLIER |
-  UpstreamFlag.PENDING_ACTIVE_HC | UpstreamFlag.DRAINING | UpstreamFlag.RETRY_AFTER
+  UpstreamFlag.PENDING_ACTIVE_HC | UpstreamFlag.DRAINING | UpstreamFlag.RETRY_AFTER | UpstreamFlag.REMOTE_FAILED
 
 export interface UpstreamConfig {
   /** Origin URL, e.g. `http://127.0.0.1:3001`. */
