@@ -21,6 +21,8 @@ export default [
       'packages/balancer/src/pickers/**', 'packages/balancer/src/upstream/**',
       'packages/balancer/src/health-check/state-machine.ts', 'packages/balancer/src/outlier/**',
       'packages/balancer/src/retry/**', 'packages/balancer/src/util/**',
+      'packages/balancer/src/discovery/diff.ts', 'packages/balancer/src/discovery/registry-state.ts',
+      'packages/balancer/src/status/rolling-window.ts',
       'packages/health/src/report/**', 'packages/session-redis/src/ttl.ts'
     ],
     rules: restrict
