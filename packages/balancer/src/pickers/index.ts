@@ -2,14 +2,15 @@
  * The balancing algorithms, importable without Fastify: `@switchyard/balancer/pickers`.
  *
  * `pickers[algorithm](deps, options)` builds a picker; `validatePickerOptions(algorithm, raw, path)` checks and
- * defaults its options once, at registration. Every picker is pure (injected `Random` and `Clock`), reads only
+ * defaults its options once, at registration, and `buildPicker(algorithm, deps, resolved)` builds from those. Every picker is pure (injected `Random` and `Clock`), reads only
  * the precomputed eligible list it is refreshed with, and allocates nothing per pick.
  */
 import { ConsistentHashPicker } from './consistent-hash.js'
 import { LeastConnectionsPicker } from './least-connections.js'
 import {
-  type AlgorithmOptions, type ConsistentHashOptions, type PeakEwmaOptions, type P2cOptions, type StickyOptions,
-  resolveConsistentHash, resolvePeakEwma, resolveP2c, resolveSticky
+  type AlgorithmOptions, type ConsistentHashOptions, type PeakEwmaOptions, type P2cOptions, type ResolvedAlgorithmOptions,
+  type ResolvedConsistentHashOptions, type ResolvedPeakEwmaOptions, type ResolvedP2cOptions, type ResolvedStickyOptions,
+  type StickyOptions, resolveConsistentHash, resolvePeakEwma, resolveP2c, resolveSticky
 } from './options.js'
 import { P2cPicker } from './p2c.js'
 import { PeakEwmaPicker } from './peak-ewma.js'
@@ -24,7 +25,7 @@ export { RoundRobinPicker } from './round-robin.js'
 export { LeastConnectionsPicker } from './least-connections.js'
 export { RandomPicker } from './random.js'
 export { P2cPicker } from './p2c.js'
-export { PeakEwmaPicker, observeLatency, latencyEstimate } from './peak-ewma.js'
+export { PeakEwmaPicker, observeLatency, observeFailure, latencyEstimate, DEFAULT_FAILURE_LATENCY } from './peak-ewma.js'
 export { ConsistentHashPicker } from './consistent-hash.js'
 export { StickyPicker, stickyValue, constantTimeEqual, STICKY_VALUE_LENGTH } from './sticky.js'
 export {
@@ -45,8 +46,9 @@ export { ManualClock, systemClock, type Clock, type TimerHandle } from '../util/
 export { SeededRandom, systemRandom, randomIndex, type Random } from '../util/random.js'
 
 /**
- * Builds a picker by algorithm name. `options` are the algorithm's raw options (validated and defaulted here;
- * already-resolved options pass validation unchanged). `sticky` requires `{ secret }`.
+ * Builds a picker by algorithm name. `options` are the algorithm's options as a user writes them (validated and
+ * defaulted here, with errors naming `p2c.`, `peakEwma.`, `consistentHash.` or `sticky.`); `sticky` requires
+ * `{ secret }`.
  */
 export type PickerFactory<O = undefined> = (deps: PickerDeps, options?: O) => Picker
 
@@ -60,10 +62,7 @@ export const pickers: { readonly [A in Algorithm]: PickerFactory<AlgorithmOption
   'peak-ewma': (deps: PickerDeps, options?: PeakEwmaOptions) => new PeakEwmaPicker(deps, resolvePeakEwma(options)),
   'consistent-hash': (deps: PickerDeps, options?: ConsistentHashOptions) =>
     new ConsistentHashPicker(deps, resolveConsistentHash(options)),
-  sticky: (deps: PickerDeps, options?: StickyOptions): Picker => {
-    const resolved = resolveSticky(options)
-    return new StickyPicker(deps, resolved, createPicker(resolved.base, deps, resolved.baseOptions as never))
-  }
+  sticky: (deps: PickerDeps, options?: StickyOptions): Picker => buildPicker('sticky', deps, resolveSticky(options))
 }
 
 export type Algorithm = keyof AlgorithmOptions
@@ -73,4 +72,31 @@ export const ALGORITHMS = Object.keys(pickers) as Algorithm[]
 /** `pickers[algorithm](deps, options)` with the options type of that algorithm. */
 export function createPicker<A extends Algorithm> (algorithm: A, deps: PickerDeps, options?: AlgorithmOptions[A]): Picker {
   return (pickers[algorithm] as PickerFactory<AlgorithmOptions[A]>)(deps, options)
+}
+
+/**
+ * Builds a picker from options already resolved by `validatePickerOptions` (what the plugin's `validateOptions`
+ * stores), without validating them again.
+ */
+export function buildPicker<A extends Algorithm> (algorithm: A, deps: PickerDeps, resolved: ResolvedAlgorithmOptions[A]): Picker {
+  const options = resolved as ResolvedAlgorithmOptions[Algorithm]
+  switch (algorithm as Algorithm) {
+    case 'round-robin':
+    case 'weighted-round-robin':
+      return new RoundRobinPicker(deps)
+    case 'least-connections':
+      return new LeastConnectionsPicker(deps)
+    case 'random':
+      return new RandomPicker(deps)
+    case 'p2c':
+      return new P2cPicker(deps, options as ResolvedP2cOptions)
+    case 'peak-ewma':
+      return new PeakEwmaPicker(deps, options as ResolvedPeakEwmaOptions)
+    case 'consistent-hash':
+      return new ConsistentHashPicker(deps, options as ResolvedConsistentHashOptions)
+    case 'sticky': {
+      const sticky = options as ResolvedStickyOptions
+      return new StickyPicker(deps, sticky, buildPicker(sticky.base, deps, sticky.baseOptions))
+    }
+  }
 }

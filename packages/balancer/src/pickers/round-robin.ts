@@ -141,22 +141,26 @@ export class RoundRobinPicker implements Picker {
   private pickLive (tried: readonly Upstream[]): Upstream | undefined {
     const heap = this.heap
     if (heap.size === 0) return undefined
-    let i = heap.top()
-    if (tried.length !== 0 && wasTried(tried, this.list[i]!)) {
-      // Retry path: the earliest deadline among the untried (O(n), at most `retry.tries` times per request).
-      i = heap.minExcept(this.list, tried)
-      if (i === -1) return undefined
-    }
-    return this.list[this.advance(i)]
+    const i = heap.top()
+    if (tried.length === 0 || !wasTried(tried, this.list[i]!)) return this.list[this.advance(i)]
+    // Retry path: the earliest deadline among the untried (O(n), at most `retry.tries` times per request).
+    const j = heap.minExcept(this.list, tried)
+    return j === -1 ? undefined : this.list[this.advance(j)]
   }
 
   /** Takes upstream `i`'s turn: the clock moves to its deadline, and it is due again 1/w later. */
   private advance (i: number): number {
     const heap = this.heap
-    this.time = heap.keyOf(i)
     const k = this.picks[i]! + 1
     this.picks[i] = k
-    heap.setKey(i, (k + this.phases[i]!) / this.weights[i]!)
+    const next = (k + this.phases[i]!) / this.weights[i]!
+    if (heap.top() === i) {
+      this.time = heap.topKey()
+      heap.raiseTop(next)
+    } else {
+      this.time = heap.keyOf(i)
+      heap.setKey(i, next)
+    }
     return i
   }
 }
