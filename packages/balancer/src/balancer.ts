@@ -6,7 +6,7 @@
 import type { BalancerEvents } from './events.js'
 import { type ResolvedOptions, resolveUpstream, type UpstreamOptions } from './options.js'
 import { type HealthProbe, Resilience } from './resilience.js'
-import { pickers } from './pickers/index.js'
+import { buildPicker, DEFAULT_DECAY_TIME, observeFailure, observeLatency, type ResolvedConsistentHashOptions, type ResolvedPeakEwmaOptions, type ResolvedStickyOptions, StickyPicker } from './pickers/index.js'
 import { type PickContext, type Picker, wasTried } from './pickers/picker.js'
 import type { FailureKind } from './retry/retry-policy.js'
 import { Upstream, UpstreamFlag } from './upstream/upstream.js'
@@ -60,13 +60,31 @@ export interface UpstreamStats {
 
 const NO_UPSTREAMS: readonly Upstream[] = []
 
+/** The decay window of the latency estimates the algorithm reads, or 0 when it reads none. */
+function latencyDecayOf (options: ResolvedOptions): number {
+  if (options.algorithm === 'peak-ewma') return (options.algorithmOptions as ResolvedPeakEwmaOptions).decayTime
+  if (options.algorithm === 'sticky') {
+    const sticky = options.algorithmOptions as ResolvedStickyOptions
+    if (sticky.base === 'peak-ewma') return (sticky.baseOptions as ResolvedPeakEwmaOptions | undefined)?.decayTime ?? DEFAULT_DECAY_TIME
+  }
+  return 0
+}
+
 export class Balancer {
   readonly set: UpstreamSet
   private readonly picker: Picker
   /** Set by whoever wants to observe attempts (metrics); null costs nothing. */
   observer: AttemptObserver | null = null
   /** Reused for every pick: picks are synchronous, so one context is enough and costs no allocation. */
-  private readonly ctx: PickContext = { tried: NO_UPSTREAMS, hash: 0, now: 0 }
+  private readonly ctx: PickContext = { tried: NO_UPSTREAMS, hash: 0, now: 0, affinity: undefined }
+  /** The sticky picker when `algorithm: 'sticky'`: the dispatcher reads and sets its cookie. */
+  readonly sticky: StickyPicker | null
+  /** The consistent-hash key source when `algorithm: 'consistent-hash'`: the plugin hashes each request. */
+  readonly hashKey: ResolvedConsistentHashOptions['hashKey'] | null
+  /** Peak-EWMA decay window in ms when the algorithm reads latencies; 0 = latencies are not tracked. */
+  private readonly latencyDecay: number
+  /** The picker wants to hear about in-flight changes (least-connections, consistent-hash bounded loads). */
+  private readonly notifyInFlight: boolean
   /** Health checks, outlier detection, slow start, retry budget, drain, events. */
   readonly resilience: Resilience
   /** `maxInFlightPerUpstream`, 0 = off. */
@@ -78,7 +96,11 @@ export class Balancer {
   constructor (readonly options: ResolvedOptions, private readonly deps: EngineDeps) {
     const upstreams = options.upstreams.map((config) => new Upstream(config))
     this.set = new UpstreamSet(upstreams, { panicThreshold: options.panicThreshold })
-    this.picker = pickers[options.algorithm]({ random: deps.random, clock: deps.clock })
+    this.picker = buildPicker(options.algorithm, { random: deps.random, clock: deps.clock }, options.algorithmOptions)
+    this.sticky = this.picker instanceof StickyPicker ? this.picker : null
+    this.hashKey = options.algorithm === 'consistent-hash' ? (options.algorithmOptions as ResolvedConsistentHashOptions).hashKey : null
+    this.latencyDecay = latencyDecayOf(options)
+    this.notifyInFlight = this.picker.inFlightChanged !== undefined
     this.picker.refresh(this.set.eligible)
     this.set.onChange((change) => { this.onSetChange(change) })
     this.maxInFlight = options.maxInFlightPerUpstream
@@ -105,18 +127,21 @@ export class Balancer {
    * upstream whose health is in doubt is the last resort (DESIGN.md principle 5): health state decides where
    * to try first, it is not a wall.
    */
-  pick (tried: readonly Upstream[], hash = 0): Upstream | undefined {
+  pick (tried: readonly Upstream[], hash = 0, affinity?: string): Upstream | undefined {
     const ctx = this.ctx
     ctx.tried = tried
     ctx.hash = hash
+    ctx.affinity = affinity
     ctx.now = this.deps.clock.now()
-    const upstream = this.picker.pick(ctx)
+    let upstream = this.picker.pick(ctx)
     ctx.tried = NO_UPSTREAMS
     if (upstream !== undefined) {
-      if (this.maxInFlight === 0 || upstream.inFlight < this.maxInFlight) return upstream
-      return this.pickBelowCap(tried, upstream)
+      if (this.maxInFlight !== 0 && upstream.inFlight >= this.maxInFlight) upstream = this.pickBelowCap(tried, upstream)
+    } else {
+      upstream = this.lastResort(tried)
     }
-    return this.lastResort(tried)
+    ctx.affinity = undefined
+    return upstream
   }
 
   /**
@@ -213,6 +238,7 @@ export class Balancer {
   attemptStarted (upstream: Upstream): void {
     upstream.inFlight++
     upstream.requests++
+    if (this.notifyInFlight) this.picker.inFlightChanged!(upstream)
   }
 
   /**
@@ -221,6 +247,12 @@ export class Balancer {
    */
   attemptFinished (upstream: Upstream, outcome: AttemptOutcome, latency: number, status = 0, retryAfterMs = 0): void {
     upstream.inFlight--
+    if (this.notifyInFlight) this.picker.inFlightChanged!(upstream)
+    if (this.latencyDecay !== 0) {
+      // Peak-EWMA: a failure counts as a slow answer, so an upstream that fails fast never looks fastest.
+      if (outcome === 'success') observeLatency(upstream, latency, this.deps.clock.now(), this.latencyDecay)
+      else observeFailure(upstream, latency, this.deps.clock.now(), this.latencyDecay)
+    }
     this.resilience.record(upstream, outcome, status, retryAfterMs)
     if (outcome !== 'success') upstream.failures++
     if (this.observer !== null) this.observer.attemptFinished(upstream, outcome, status, latency)

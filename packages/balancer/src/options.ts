@@ -4,7 +4,10 @@
  * Nothing downstream checks for `undefined` again.
  */
 import { InvalidOptionError } from './errors.js'
-import { ALGORITHMS, type Algorithm } from './pickers/index.js'
+import {
+  ALGORITHMS, type Algorithm, type ConsistentHashOptions, type P2cOptions, type PeakEwmaOptions, PickerOptionError,
+  type ResolvedAlgorithmOptions, type StickyOptions, validatePickerOptions
+} from './pickers/index.js'
 import type { UpstreamConfig } from './upstream/upstream.js'
 import { type AdminOptions, resolveAdminOptions, type ResolvedAdminOptions } from './admin/admin-api.js'
 import { type DnsDiscoveryOptions, resolveDnsDiscoveryOptions } from './discovery/dns.js'
@@ -87,6 +90,14 @@ export interface BalancerOptions {
   upstreams: Array<string | UpstreamOptions> | DnsDiscoveryOptions | RegistryDiscoveryOptions
   /** Balancing algorithm. */
   algorithm?: Algorithm
+  /** Options of `algorithm: 'p2c'`. */
+  p2c?: P2cOptions
+  /** Options of `algorithm: 'peak-ewma'`. */
+  peakEwma?: PeakEwmaOptions
+  /** Options of `algorithm: 'consistent-hash'` (the key: client IP, a header, a cookie or a function). */
+  consistentHash?: ConsistentHashOptions
+  /** Options of `algorithm: 'sticky'` (`secret` is required). */
+  sticky?: StickyOptions
   /** Failover on another upstream; `false` is the same as `{ tries: 1 }`. */
   retry?: RetryOptions | false
   /** Per-attempt timeout in ms for response headers (and between body chunks). */
@@ -124,6 +135,8 @@ export interface BalancerOptions {
 export interface ResolvedOptions {
   readonly upstreams: readonly ResolvedUpstream[]
   readonly algorithm: Algorithm
+  /** The chosen algorithm's resolved options (undefined for those that take none). */
+  readonly algorithmOptions: ResolvedAlgorithmOptions[Algorithm]
   readonly retry: {
     readonly tries: number
     readonly timeout: number
@@ -167,7 +180,7 @@ export const PROXY_PASSTHROUGH_OPTIONS = [
 ] as const
 
 const OWN_OPTIONS = [
-  'upstreams', 'algorithm', 'retry', 'timeout', 'connectTimeout', 'connections', 'panicThreshold',
+  'upstreams', 'algorithm', 'p2c', 'peakEwma', 'consistentHash', 'sticky', 'retry', 'timeout', 'connectTimeout', 'connections', 'panicThreshold',
   'trustProxy', 'exposeErrorDetails', 'decorator',
   'healthCheck', 'outlierDetection', 'slowStart', 'maxInFlightPerUpstream',
   'metrics', 'statusPage', 'admin', 'sharedHealth'
@@ -216,6 +229,25 @@ function describe (value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)
   if (value === null || typeof value !== 'object') return String(value)
   return Array.isArray(value) ? 'an array' : 'an object'
+}
+
+/** The option holding each algorithm's settings, named as the algorithm in camelCase. */
+const ALGORITHM_OPTION_KEYS: Partial<Record<Algorithm, 'p2c' | 'peakEwma' | 'consistentHash' | 'sticky'>> = {
+  p2c: 'p2c', 'peak-ewma': 'peakEwma', 'consistent-hash': 'consistentHash', sticky: 'sticky'
+}
+
+function resolveAlgorithmOptions (algorithm: Algorithm, raw: Record<string, unknown>): ResolvedAlgorithmOptions[Algorithm] {
+  const own = ALGORITHM_OPTION_KEYS[algorithm]
+  for (const key of Object.values(ALGORITHM_OPTION_KEYS)) {
+    if (key !== own && raw[key] !== undefined) fail(`${key} is set but algorithm is ${JSON.stringify(algorithm)}; it only applies to its own algorithm`)
+  }
+  try {
+    return validatePickerOptions(algorithm, own === undefined ? undefined : raw[own], own ?? algorithm)
+  } catch (err) {
+    // The pickers are Fastify-free and throw a plain TypeError; registration errors are ours.
+    if (err instanceof PickerOptionError) fail(err.message)
+    throw err
+  }
 }
 
 export function resolveUpstream (raw: unknown, path: string): ResolvedUpstream {
@@ -306,6 +338,7 @@ export function validateOptions (raw: unknown): ResolvedOptions {
   if (typeof algorithm !== 'string' || !(ALGORITHMS as string[]).includes(algorithm)) {
     fail(`algorithm must be one of ${ALGORITHMS.join(', ')} (got ${describe(algorithm)})`)
   }
+  const algorithmOptions = resolveAlgorithmOptions(algorithm as Algorithm, raw)
   const decorator = raw.decorator ?? DEFAULT_DECORATOR
   if (decorator !== false && (typeof decorator !== 'string' || decorator === '')) {
     fail(`decorator must be a non-empty string or false (got ${describe(decorator)})`)
@@ -314,6 +347,7 @@ export function validateOptions (raw: unknown): ResolvedOptions {
   return Object.freeze({
     upstreams: Object.freeze(upstreams),
     algorithm: algorithm as Algorithm,
+    algorithmOptions,
     retry: resolveRetry(raw.retry),
     timeout: milliseconds(raw.timeout, 'timeout', DEFAULT_TIMEOUT),
     connectTimeout: milliseconds(raw.connectTimeout, 'connectTimeout', DEFAULT_CONNECT_TIMEOUT),

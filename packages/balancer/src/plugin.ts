@@ -12,7 +12,8 @@ import type { Membership } from './discovery/membership.js'
 import { BadGatewayError, findUpstreamFailure } from './errors.js'
 import { HttpProbe } from './health-check/http-probe.js'
 import { type BalancerOptions, DEFAULT_SATURATED_RETRY_AFTER, PROXY_PASSTHROUGH_OPTIONS, type StatusPageOptions, validateOptions } from './options.js'
-import { BalancerDispatcher } from './proxy/dispatcher.js'
+import { readCookie, requestHash } from './pickers/index.js'
+import { BalancerDispatcher, HASH_HEADER } from './proxy/dispatcher.js'
 import { type Headers, setForwardedHeaders, stripHopByHop } from './proxy/headers.js'
 import { systemClock } from './util/clock.js'
 import { systemRandom } from './util/random.js'
@@ -66,7 +67,9 @@ async function balancerPlugin (fastify: FastifyInstance, raw: BalancerPluginOpti
     // picks per attempt. A WebSocket upgrade is balanced here, once, for the life of the connection.
     getUpstream (request: FastifyRequest): string {
       if (request.headers.upgrade === undefined) return PLACEHOLDER_ORIGIN
-      return engine.pick(noEmptyTried)?.url ?? PLACEHOLDER_ORIGIN
+      const hash = engine.hashKey === null ? 0 : requestHash(request, engine.hashKey, systemRandom)
+      const affinity = dispatcher.sticky === null ? undefined : readCookie(request.headers.cookie, dispatcher.sticky.cookieName)
+      return engine.pick(noEmptyTried, hash, affinity)?.url ?? PLACEHOLDER_ORIGIN
     },
     rewriteRequestHeaders (request: FastifyRequest, headers: Headers): Headers {
       stripHopByHop(headers)
@@ -75,6 +78,9 @@ async function balancerPlugin (fastify: FastifyInstance, raw: BalancerPluginOpti
         protocol: request.protocol,
         host: request.headers.host
       }, options.trustProxy)
+      // consistent-hash: the key comes from the request (IP, header, cookie, function); the dispatcher only sees
+      // headers, so the hash travels in one it removes before sending.
+      if (engine.hashKey !== null) headers[HASH_HEADER] = String(requestHash(request, engine.hashKey, systemRandom))
       return userRewriteRequestHeaders === undefined ? headers : userRewriteRequestHeaders(request, headers as never) as Headers
     },
     rewriteHeaders (headers: Headers, request: FastifyRequest): Headers {

@@ -13,6 +13,7 @@ import { BadGatewayError, GatewayTimeoutError, NoHealthyUpstreamError, type Upst
 import type { ResolvedOptions } from '../options.js'
 import { parseRetryAfter } from '../outlier/detector.js'
 import { type FailureKind, failureKindOf, mayRetry } from '../retry/retry-policy.js'
+import { readCookie, type ResolvedStickyOptions, serializeStickyCookie } from '../pickers/index.js'
 import type { Upstream } from '../upstream/upstream.js'
 
 /** What reply-from passes to `request()` (lib/request.js `handleUndici`). */
@@ -37,15 +38,30 @@ const FAILURE_TEXT: Record<FailureKind, string> = {
   status: 'upstream answered with an error status'
 }
 
+function addSetCookie (headers: Record<string, string | string[] | undefined>, cookie: string): void {
+  const existing = headers['set-cookie']
+  headers['set-cookie'] = existing === undefined ? cookie : Array.isArray(existing) ? [...existing, cookie] : [existing, cookie]
+}
+
 function isStream (body: unknown): body is Readable {
   return typeof body === 'object' && body !== null && typeof (body as Readable).pipe === 'function'
 }
 
+/**
+ * The plugin puts a request's consistent-hash value in this header (it sees the Fastify request; the dispatcher
+ * does not); the dispatcher reads it and removes it before anything is sent upstream.
+ */
+export const HASH_HEADER = 'x-switchyard-hash'
+
 export class BalancerDispatcher {
   private readonly pools = new Map<number, Pool>()
   private closed = false
+  /** `algorithm: 'sticky'`: its options (cookie name and attributes), else null. */
+  readonly sticky: ResolvedStickyOptions | null
 
-  constructor (readonly engine: Balancer, readonly options: ResolvedOptions) {}
+  constructor (readonly engine: Balancer, readonly options: ResolvedOptions) {
+    this.sticky = engine.sticky === null ? null : options.algorithmOptions as ResolvedStickyOptions
+  }
 
   /** reply-from's entry point. */
   request (opts: ProxyRequestOptions, callback: ProxyCallback): void {
@@ -94,6 +110,10 @@ class ProxiedRequest {
   private lastError: Error | null = null
   private body: string | Buffer | Readable | null
   private replayable: boolean
+  /** Consistent-hash value of this request (0 when the algorithm needs none). */
+  private hash = 0
+  /** The sticky cookie's value as the client sent it. */
+  private affinity: string | undefined = undefined
 
   constructor (
     private readonly dispatcher: BalancerDispatcher,
@@ -105,8 +125,18 @@ class ProxiedRequest {
   }
 
   start (): void {
-    this.startedAt = this.dispatcher.engine.clock.now()
-    this.dispatcher.engine.requestStarted()
+    const { engine, sticky } = this.dispatcher
+    this.startedAt = engine.clock.now()
+    engine.requestStarted()
+    if (engine.hashKey !== null) {
+      const headers = this.opts.headers
+      this.hash = Number(headers[HASH_HEADER]) >>> 0
+      delete headers[HASH_HEADER]
+    }
+    if (sticky !== null) {
+      const cookie = this.opts.headers.cookie
+      this.affinity = readCookie(Array.isArray(cookie) ? cookie.join('; ') : cookie, sticky.cookieName)
+    }
     const body = this.body
     if (isStream(body)) {
       const length = Number(this.opts.headers['content-length'])
@@ -115,7 +145,7 @@ class ProxiedRequest {
         return
       }
     }
-    this.next(this.dispatcher.engine.pick(EMPTY))
+    this.next(this.dispatcher.engine.pick(EMPTY, this.hash, this.affinity))
   }
 
   /** Holds a body of known, bounded size, so a failed attempt can send it again byte for byte. */
@@ -134,7 +164,7 @@ class ProxiedRequest {
       }
       this.body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)
       this.replayable = true
-      this.next(this.dispatcher.engine.pick(EMPTY))
+      this.next(this.dispatcher.engine.pick(EMPTY, this.hash, this.affinity))
     })
   }
 
@@ -198,6 +228,11 @@ class ProxiedRequest {
     const outcome: AttemptOutcome = data.statusCode >= 500 && this.dispatcher.options.retry.statuses.has(data.statusCode) ? 'status' : 'success'
     const status = data.statusCode
     data.body.once('close', () => { engine.attemptFinished(upstream, outcome, latency, status, retryAfter) })
+    const sticky = this.dispatcher.sticky
+    if (sticky !== null && engine.sticky!.needsCookie(this.affinity, upstream)) {
+      // No cookie, a stale or tampered one, or its upstream could not serve: bind the client to this one.
+      addSetCookie(data.headers, serializeStickyCookie(sticky, engine.sticky!.cookieFor(upstream)))
+    }
     this.callback(null, data)
   }
 
@@ -214,7 +249,7 @@ class ProxiedRequest {
     }
     const tried = this.tried ?? (this.tried = [])
     tried.push(upstream)
-    const target = engine.pick(tried)
+    const target = engine.pick(tried, this.hash, this.affinity)
     if (target !== undefined) engine.retrySent()
     return target
   }
