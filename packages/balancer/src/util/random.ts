@@ -13,7 +13,8 @@ export const systemRandom: Random = { next: Math.random }
  * exact pick order. Not for cryptography.
  */
 export class SeededRandom implements Random {
-  private state: number
+  // Initialised as a small integer so V8 keeps the field unboxed (an uninitialised field can box each update).
+  private state = 0
   constructor (seed: number) { this.state = seed >>> 0 }
   next (): number {
     this.state = (this.state + 0x6D2B79F5) >>> 0
