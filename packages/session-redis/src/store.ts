@@ -1,0 +1,757 @@
+/**
+ * `RedisStore`: the `@fastify/session` store contract (callback `get`/`set`/`destroy`, plus `touch`) over one ioredis
+ * client, without lost updates between replicas. No Fastify import: the plugin calls the store, nothing else.
+ *
+ * Consistency model: per-key merge. `get` remembers what it loaded (a snapshot riding on the session object), `set`
+ * diffs the session against it and sends only the top-level keys that changed, in one Lua script that also sets the
+ * TTL and never re-creates a session that is gone. An unmodified session costs no write at all: with `rolling`, the
+ * read already slid the TTL. See scripts.ts for the Redis side and README.md for the reasoning.
+ *
+ * Availability: every operation has one deadline (`timeout`), the wait for a connection included. Commands are only
+ * handed to ioredis while it is `ready`, so nothing waits in its offline queue to be replayed after a reconnect, and
+ * writes carry their deadline in Redis time so that a command ioredis re-sends after a reconnect is refused.
+ */
+import { createHash } from 'node:crypto'
+import {
+  RedisTimeoutError, RedisUnavailableError, SerializeError, SessionIdConflictError, SessionTooLargeError,
+  StoreCommandError
+} from './errors.js'
+import { validateOptions, type RedisClient, type RedisStoreOptions, type ResolvedOptions } from './options.js'
+import { COMMANDS, SCRIPTS } from './scripts.js'
+import { planExpiry, restoredExpiresAt, type ExpiryPlan } from './ttl.js'
+
+/** A session as the store sees it: `@fastify/session`'s `Session`, or any plain object with an optional `cookie`. */
+export type SessionData = Record<string, unknown>
+export type StoreCallback = (err?: unknown) => void
+/**
+ * `@fastify/session` types the loaded session as its `Session` interface, which each app augments with its own keys;
+ * `any` keeps `RedisStore` assignable to `SessionStore` whatever the augmentation. The value is a `SessionData`.
+ */
+export type GetCallback = (err: unknown, session?: any) => void
+
+/** Counters for what the store decided on its own; read them for metrics and tests. */
+export interface StoreStats {
+  /** Keys this process overwrote after another writer changed them since this process loaded them (last writer wins). */
+  conflicts: number
+  /** Writes refused because the session was destroyed, expired or evicted meanwhile (no resurrection). */
+  droppedWrites: number
+  /** `set` calls that needed no Redis command at all (nothing changed, TTL already slid by the read). */
+  skippedWrites: number
+  /** Writes Redis refused because they arrived after their deadline (re-sent by ioredis after a reconnect). */
+  lateWrites: number
+  /** Stored sessions that could not be decoded and were treated as missing (and deleted). */
+  corrupted: number
+  /** Operations that failed because Redis did not answer or was not connected within `timeout`. */
+  timeouts: number
+}
+
+/**
+ * The top-level session key under which `get` hands its snapshot to `@fastify/session`. The plugin builds its own
+ * `Session` and copies the loaded object's enumerable string keys into it (lib/session.js), so a Symbol or a
+ * WeakMap keyed by our object would not survive the copy; this key does. Its value serializes to nothing (`toJSON`
+ * returns undefined), so it is invisible to JSON, to `isModified()` and to the stored data.
+ */
+export const SNAPSHOT_KEY = '__swySessionSnapshot'
+
+/** Threshold above which a snapshot indexes its keys in a Map instead of scanning its array. */
+const INDEX_AT = 16
+
+/**
+ * What one `get` loaded, so that `set` can tell what this request changed. It is also the value under
+ * `SNAPSHOT_KEY`: `toJSON` makes it serialize to nothing, and `util.inspect` shows it as one short line.
+ */
+class Snapshot {
+  #index: Map<string, number> | undefined
+  constructor (
+    readonly id: string,
+    /** Version as stored: the update script counts conflicts only when it moved. */
+    public version: string,
+    /** Session keys and their serialized values as stored, in parallel arrays (cheaper than a Map for a few keys). */
+    readonly keys: string[],
+    readonly raws: string[],
+    /** Session key → loaded value, to skip re-serializing unchanged primitives and to compare the cookie. */
+    readonly values: SessionData,
+    public slideMs: number,
+    public maxAgeMs: number,
+    public expiresAt: number,
+    /** The Redis TTL was already set or slid during this request. */
+    public refreshed: boolean
+  ) {}
+
+  indexOf (key: string): number {
+    const keys = this.keys
+    if (keys.length <= INDEX_AT) return keys.indexOf(key)
+    if (this.#index === undefined) {
+      this.#index = new Map()
+      for (let i = 0; i < keys.length; i++) this.#index.set(keys[i] as string, i)
+    }
+    return this.#index.get(key) ?? -1
+  }
+
+  put (key: string, raw: string): void {
+    const i = this.indexOf(key)
+    if (i !== -1) { this.raws[i] = raw; return }
+    this.keys.push(key)
+    this.raws.push(raw)
+    this.#index = undefined
+  }
+
+  remove (key: string): void {
+    const i = this.indexOf(key)
+    if (i === -1) return
+    const last = this.keys.length - 1
+    this.keys[i] = this.keys[last] as string
+    this.raws[i] = this.raws[last] as string
+    this.keys.length = last
+    this.raws.length = last
+    this.#index = undefined
+  }
+
+  toJSON (): undefined { return undefined }
+  [Symbol.for('nodejs.util.inspect.custom')] (): string { return `[session-redis snapshot v${this.version}]` }
+}
+
+/** One store operation in flight: its deadline timer, and whether it was handed to ioredis. */
+interface Pending {
+  readonly command: string
+  readonly args: Array<string | number>
+  readonly done: (err: Error | null, reply: unknown[] | undefined) => void
+  /** Date.now() after which the operation fails. */
+  readonly deadline: number
+  sent: boolean
+  settled: boolean
+}
+
+type ScriptFn = (...args: Array<string | number>) => Promise<unknown>
+
+/** Redis error replies that mean "not now" (failover, loading, memory) rather than "wrong": they map to 503. */
+const UNAVAILABLE_REPLY = /^(OOM|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|NOREPLICAS|MISCONF)/
+
+const HASH = 35 // '#': first character of meta fields; a session key starting with it is stored as '#' + key
+
+function fieldOf (key: string): string {
+  return key.charCodeAt(0) === HASH ? '#' + key : key
+}
+
+/** Whether `pairs` ([key, fingerprint, key, fingerprint, …]) already lists `key`. */
+function hasKey (pairs: string[] | undefined, key: string): boolean {
+  if (pairs === undefined) return false
+  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === key) return true
+  return false
+}
+
+function isPrimitive (value: unknown): boolean {
+  const type = typeof value
+  return value === null || type === 'string' || type === 'number' || type === 'boolean'
+}
+
+/** What the update script compares a stored value with to count conflicts: the value itself when short, else its SHA-1. */
+function fingerprint (raw: string | undefined): string {
+  if (raw === undefined) return ''
+  return raw.length <= 64 ? '=' + raw : '#' + createHash('sha1').update(raw).digest('hex')
+}
+
+/**
+ * The cookie as stored: its expiry lives in the `#` metadata field instead, so the stored cookie does not change on
+ * every rolling request (which would turn every read into a write).
+ */
+function storableCookie (cookie: unknown): unknown {
+  if (cookie === null || typeof cookie !== 'object') return cookie
+  const toJSON = (cookie as { toJSON?: unknown }).toJSON
+  const json = (typeof toJSON === 'function' ? toJSON.call(cookie) : cookie) as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  for (const key in json) if (key !== 'expires' && key !== 'originalExpires') out[key] = json[key]
+  return out
+}
+
+/**
+ * True when a storable cookie has the same attributes as the loaded one, compared without serializing (a cookie is
+ * flat); `undefined` attributes count as absent, as in JSON. Anything unusual (nested values) says "not the same".
+ */
+function sameCookie (current: unknown, loaded: unknown): boolean {
+  if (current === null || typeof current !== 'object' || loaded === null || typeof loaded !== 'object') return false
+  const a = current as Record<string, unknown>
+  const b = loaded as Record<string, unknown>
+  let count = 0
+  for (const key in a) {
+    const value = a[key]
+    if (value === undefined) continue
+    if (!isPrimitive(value) || value !== b[key]) return false
+    count++
+  }
+  let loadedCount = 0
+  for (const key in b) if (key !== 'expires' && b[key] !== undefined) loadedCount++
+  return count === loadedCount
+}
+
+/**
+ * Size of a session once written: the kept values plus the new ones (key and value bytes). UTF-16 length is a lower
+ * bound of the UTF-8 size and a third of its upper bound, so bytes are only counted exactly when that cannot decide.
+ */
+function byteSize (keys: string[], raws: Array<string | undefined>, extra: string[], step: number, maxSize: number): number {
+  let units = 0
+  for (let i = 0; i < keys.length; i++) {
+    const raw = raws[i]
+    if (raw !== undefined) units += (keys[i] as string).length + raw.length
+  }
+  for (let i = 0; i < extra.length; i += step) units += (extra[i] as string).length + (extra[i + 1] as string).length
+  if (units * 3 <= maxSize) return units
+  let bytes = 0
+  for (let i = 0; i < keys.length; i++) {
+    const raw = raws[i]
+    if (raw !== undefined) bytes += Buffer.byteLength(keys[i] as string) + Buffer.byteLength(raw)
+  }
+  for (let i = 0; i < extra.length; i += step) {
+    bytes += Buffer.byteLength(extra[i] as string) + Buffer.byteLength(extra[i + 1] as string)
+  }
+  return bytes
+}
+
+export class RedisStore {
+  readonly options: ResolvedOptions
+  readonly client: RedisClient
+  readonly stats: StoreStats = {
+    conflicts: 0, droppedWrites: 0, skippedWrites: 0, lateWrites: 0, corrupted: 0, timeouts: 0
+  }
+
+  readonly #prefix: string
+  readonly #rollingArg: string
+  readonly #scripts: Record<string, ScriptFn>
+  readonly #snapshots = new WeakMap<object, Snapshot>()
+  /** Last availability failure of a `set`, per session object (see `set`). */
+  readonly #failures = new WeakMap<object, { err: Error, at: number }>()
+  /** Operations waiting for the client to become ready (never queued inside ioredis). */
+  readonly #waiting = new Set<Pending>()
+  /**
+   * Operations in deadline order. Every operation gets the same `timeout`, so creation order is deadline order and
+   * one timer for the oldest replaces a timer per operation; settled entries are skipped when the sweep reaches them.
+   */
+  #deadlines: Array<Pending | undefined> = []
+  #deadlineHead = 0
+  #deadlineTimer: NodeJS.Timeout | undefined
+  /** Redis clock minus ours, in ms: measured with TIME on each (re)connection, refined by write replies. */
+  #offset = 0
+  #calibrated = false
+  #closed = false
+
+  constructor (options: RedisStoreOptions) {
+    this.options = validateOptions(options)
+    this.client = this.options.client
+    this.#prefix = this.options.prefix
+    this.#rollingArg = this.options.rolling ? '1' : '0'
+    const client = this.client as unknown as Record<string, ScriptFn> & RedisClient
+    const scripts: Record<string, ScriptFn> = {}
+    for (const [name, lua] of SCRIPTS) {
+      // Redefining is harmless (same script, same name) when several stores share a client.
+      client.defineCommand(name, { numberOfKeys: 1, lua })
+      scripts[name] = client[name] as ScriptFn
+    }
+    this.#scripts = scripts
+    this.client.on('ready', this.#onReady)
+    if (this.client.status === 'ready') this.#calibrate()
+  }
+
+  /** `@fastify/session` contract: the session stored under `sessionId`, or `null`. Calls back exactly once. */
+  get (sessionId: string, callback: GetCallback): void {
+    this.#call(COMMANDS.get, [this.#prefix + sessionId, this.#rollingArg], (err, reply) => {
+      if (err !== null) { callback(err); return }
+      const r = reply as unknown[]
+      const status = r[1]
+      if (status === 'OK') callback(null, this.#decodeFlat(sessionId, r[2] as string))
+      else {
+        if (status === 'CORRUPT') this.#corrupt(sessionId, 'the key is not a hash', undefined)
+        callback(null, null)
+      }
+    })
+  }
+
+  /**
+   * `@fastify/session` contract: persist `session`. Writes only the top-level keys that changed since `get` (or since
+   * the last `set` of this object); creates a new id only if it is free. Calls back exactly once.
+   */
+  set (sessionId: string, sessionObject: object, callback: StoreCallback): void {
+    const session = sessionObject as SessionData
+    // When a save fails, Fastify answers with the error, which runs `onSend` again, and @fastify/session saves the
+    // same session again: without this, a request would wait `timeout` twice before its 503.
+    const failure = this.#failures.get(session)
+    if (failure !== undefined && Date.now() - failure.at < this.options.timeout) { callback(failure.err); return }
+    let snapshot = this.#snapshots.get(session)
+    if (snapshot === undefined) {
+      const marker = session[SNAPSHOT_KEY]
+      if (marker instanceof Snapshot) snapshot = marker
+    }
+    // A session object saved under another id (a copy made by hand) is a new session, not an update of that one.
+    if (snapshot !== undefined && snapshot.id !== sessionId) snapshot = undefined
+
+    let plan: ExpiryPlan | null
+    try {
+      plan = planExpiry(session, this.options.ttl, Date.now())
+    } catch (err) {
+      callback(err)
+      return
+    }
+    if (plan === null) {
+      // connect-redis semantics: an expiry in the past deletes instead of writing.
+      this.#snapshots.delete(session)
+      this.destroy(sessionId, callback)
+      return
+    }
+    if (snapshot === undefined) this.#create(sessionId, session, plan, callback)
+    else this.#update(sessionId, session, snapshot, plan, callback)
+  }
+
+  /** `@fastify/session` contract: remove the session, leaving a tombstone that keeps the id reserved. */
+  destroy (sessionId: string, callback: StoreCallback): void {
+    this.#call(COMMANDS.destroy, [this.#prefix + sessionId, this.options.tombstoneTime], (err) => {
+      if (err !== null) callback(err)
+      else callback()
+    })
+  }
+
+  /** express-session's `touch`: slide the TTL (and stored expiry) of an existing session without writing data. */
+  touch (sessionId: string, session: object, callback: StoreCallback): void {
+    let plan: ExpiryPlan | null
+    try {
+      plan = planExpiry(session as SessionData, this.options.ttl, Date.now())
+    } catch (err) {
+      callback(err)
+      return
+    }
+    if (plan === null) { callback(); return }
+    const args = [this.#prefix + sessionId, this.#updateHeader('', plan, 0, 0)]
+    this.#call(COMMANDS.update, args, (err, reply) => {
+      if (err !== null) { callback(err); return }
+      if ((reply as unknown[])[1] !== 'OK') this.#writeStatus(reply as unknown[])
+      callback()
+    })
+  }
+
+  /** Stops waiting operations and, with `closeClient: true`, closes the client. Call it from Fastify's `onClose`. */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.client.off('ready', this.#onReady)
+    for (const pending of this.#waiting) this.#settle(pending, new RedisUnavailableError('the store is closed'), undefined)
+    this.#waiting.clear()
+    if (this.options.closeClient) {
+      await this.client.quit().catch(() => { /* already closed or disconnected: nothing left to release */ })
+    }
+  }
+
+  #create (sessionId: string, session: SessionData, plan: ExpiryPlan, callback: StoreCallback): void {
+    const args: string[] = [this.#prefix + sessionId, this.#deadline() + ':' + plan.ttlMs + ':' + plan.slideMs + ':' +
+      plan.maxAgeMs + ':' + plan.expiresAt]
+    const keys: string[] = []
+    const raws: string[] = []
+    const values: SessionData = {}
+    try {
+      for (const key in session) {
+        if (key === SNAPSHOT_KEY || key === '__proto__') continue
+        const value = session[key]
+        const storable = key === 'cookie' ? storableCookie(value) : value
+        const raw = this.#serialize(key, storable)
+        if (raw === undefined) continue
+        args.push(fieldOf(key), raw)
+        keys.push(key)
+        raws.push(raw)
+        values[key] = storable
+      }
+    } catch (err) {
+      callback(err)
+      return
+    }
+    const size = byteSize(keys, raws, [], 2, this.options.maxSize)
+    if (size > this.options.maxSize) { callback(new SessionTooLargeError(size, this.options.maxSize)); return }
+
+    this.#call(COMMANDS.create, args, (err, reply) => {
+      if (err !== null) { this.#failed(session, err); callback(err); return }
+      const status = (reply as unknown[])[1]
+      if (status === 'OK') {
+        this.#snapshots.set(session, new Snapshot(
+          sessionId, '1', keys, raws, values, plan.slideMs, plan.maxAgeMs, plan.expiresAt, true))
+        callback()
+      } else if (status === 'EXISTS') {
+        callback(new SessionIdConflictError())
+      } else {
+        this.#writeStatus(reply as unknown[])
+        callback()
+      }
+    })
+  }
+
+  #update (sessionId: string, session: SessionData, snapshot: Snapshot, plan: ExpiryPlan, callback: StoreCallback): void {
+    // Changed keys as (key, value, fingerprint of the loaded value) triples; removed keys as (key, fingerprint) pairs.
+    let sets: string[] | undefined
+    let dels: string[] | undefined
+    let cookieStorable: unknown
+    let present = 0
+    try {
+      for (const key in session) {
+        if (key === SNAPSHOT_KEY || key === '__proto__') continue
+        const value = session[key]
+        const index = snapshot.indexOf(key)
+        const old = index === -1 ? undefined : snapshot.raws[index]
+        // Unchanged primitives need no serialization; objects may have been mutated in place, so they always do,
+        // except the cookie, whose attributes are compared directly (its expiry changes on every rolling request).
+        if (old !== undefined && value === snapshot.values[key] && isPrimitive(value)) { present++; continue }
+        let storable = value
+        if (key === 'cookie') {
+          storable = storableCookie(value)
+          if (old !== undefined && sameCookie(storable, snapshot.values.cookie)) { present++; continue }
+        }
+        const raw = this.#serialize(key, storable)
+        if (raw === undefined) {
+          if (old !== undefined) (dels ??= []).push(key, fingerprint(old))
+          continue
+        }
+        if (old !== undefined) present++
+        if (raw === old) continue
+        ;(sets ??= []).push(key, raw, fingerprint(old))
+        if (key === 'cookie') cookieStorable = storable
+      }
+    } catch (err) {
+      callback(err)
+      return
+    }
+    // Keys deleted from the session object (`delete session.x`): loaded but no longer there.
+    if (present + (dels === undefined ? 0 : dels.length / 2) < snapshot.keys.length) {
+      for (let i = 0; i < snapshot.keys.length; i++) {
+        const key = snapshot.keys[i] as string
+        if (session[key] === undefined && !hasKey(dels, key)) (dels ??= []).push(key, fingerprint(snapshot.raws[i]))
+      }
+    }
+
+    const nSet = sets === undefined ? 0 : sets.length / 3
+    const nDel = dels === undefined ? 0 : dels.length / 2
+    if (nSet === 0 && nDel === 0) {
+      const sameMeta = plan.slideMs === snapshot.slideMs && plan.maxAgeMs === snapshot.maxAgeMs
+      const covered = snapshot.refreshed
+        ? plan.maxAgeMs !== 0 || plan.expiresAt === snapshot.expiresAt
+        : plan.slideMs === 0 && plan.expiresAt === snapshot.expiresAt
+      if (sameMeta && covered) {
+        // Nothing changed and the TTL is where it should be: the read-only request costs no write.
+        this.stats.skippedWrites++
+        this.#snapshots.set(session, snapshot)
+        callback()
+        return
+      }
+    } else {
+      // The whole session after this write: kept values, minus removed and replaced ones, plus the new ones.
+      const raws: Array<string | undefined> = snapshot.raws.slice()
+      if (dels !== undefined) for (let i = 0; i < dels.length; i += 2) raws[snapshot.indexOf(dels[i] as string)] = undefined
+      if (sets !== undefined) {
+        for (let i = 0; i < sets.length; i += 3) {
+          const index = snapshot.indexOf(sets[i] as string)
+          if (index !== -1) raws[index] = undefined
+        }
+      }
+      const size = byteSize(snapshot.keys, raws, sets ?? [], 3, this.options.maxSize)
+      if (size > this.options.maxSize) { callback(new SessionTooLargeError(size, this.options.maxSize)); return }
+    }
+
+    const args: string[] = [this.#prefix + sessionId, this.#updateHeader(snapshot.version, plan, nSet, nDel)]
+    if (sets !== undefined) {
+      for (let i = 0; i < sets.length; i += 3) args.push(fieldOf(sets[i] as string), sets[i + 1] as string, sets[i + 2] as string)
+    }
+    if (dels !== undefined) for (let i = 0; i < dels.length; i += 2) args.push(fieldOf(dels[i] as string), dels[i + 1] as string)
+    this.#call(COMMANDS.update, args, (err, reply) => {
+      if (err !== null) { this.#failed(session, err); callback(err); return }
+      const r = reply as unknown[]
+      if (r[1] === 'OK') {
+        // Adopt the new version only if nobody else wrote in between: otherwise keys this object did not write are
+        // older than that version, and a second save of it must still compare fingerprints.
+        if (nSet + nDel > 0 && Number(r[2]) === Number(snapshot.version) + 1) snapshot.version = String(r[2])
+        const conflicts = Number(r[3])
+        if (conflicts > 0) this.stats.conflicts += conflicts
+        if (sets !== undefined) {
+          for (let i = 0; i < sets.length; i += 3) {
+            const key = sets[i] as string
+            snapshot.put(key, sets[i + 1] as string)
+            snapshot.values[key] = key === 'cookie' ? cookieStorable : session[key]
+          }
+        }
+        if (dels !== undefined) {
+          for (let i = 0; i < dels.length; i += 2) {
+            snapshot.remove(dels[i] as string)
+            snapshot.values[dels[i] as string] = undefined
+          }
+        }
+        snapshot.slideMs = plan.slideMs
+        snapshot.maxAgeMs = plan.maxAgeMs
+        snapshot.expiresAt = plan.expiresAt
+        snapshot.refreshed = true
+        this.#snapshots.set(session, snapshot)
+      } else {
+        this.#writeStatus(r)
+      }
+      callback()
+    })
+  }
+
+  #updateHeader (version: string, plan: ExpiryPlan, nSet: number, nDel: number): string {
+    return this.#deadline() + ':' + version + ':' + nSet + ':' + nDel + ':' + plan.ttlMs + ':' + plan.slideMs + ':' +
+      plan.maxAgeMs + ':' + plan.expiresAt
+  }
+
+  #failed (session: SessionData, err: Error): void {
+    if (err instanceof RedisUnavailableError) this.#failures.set(session, { err, at: Date.now() })
+  }
+
+  /** Counts a write the script refused because the session ended while this request ran (GONE, MISSING, CORRUPT). */
+  #writeStatus (reply: unknown[]): void {
+    if (reply[1] !== 'LATE') this.stats.droppedWrites++
+  }
+
+  #serialize (key: string, value: unknown): string | undefined {
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return undefined
+    let raw: unknown
+    try {
+      raw = this.options.serializer.stringify(value)
+    } catch (err) {
+      throw new SerializeError(key, { cause: err })
+    }
+    if (raw !== undefined && typeof raw !== 'string') throw new SerializeError(key)
+    return raw
+  }
+
+  /** Decodes a read: fields and values come as one cjson-encoded flat array. */
+  #decodeFlat (sessionId: string, encoded: string): SessionData | null {
+    let flat: string[]
+    try {
+      flat = JSON.parse(encoded) as string[]
+    } catch (err) {
+      this.#corrupt(sessionId, 'the stored hash could not be read', err)
+      return null
+    }
+    const keys: string[] = []
+    const raws: string[] = []
+    let meta = ''
+    for (let i = 0; i < flat.length; i += 2) {
+      const field = flat[i] as string
+      const raw = flat[i + 1] as string
+      let key = field
+      if (field.charCodeAt(0) === HASH) {
+        if (field.charCodeAt(1) !== HASH) {
+          if (field === '#') meta = raw
+          continue // '#' metadata, or a field of a later version: not session data
+        }
+        key = field.slice(1)
+      }
+      if (key === '__proto__') continue
+      keys.push(key)
+      raws.push(raw)
+    }
+    const values = this.#parseAll(sessionId, keys, raws)
+    if (values === null) return null
+    const data: SessionData = {}
+    for (let i = 0; i < keys.length; i++) data[keys[i] as string] = values[i]
+    return this.#loaded(sessionId, keys, raws, data, meta)
+  }
+
+  /** Finishes a read: restores the cookie expiry and attaches the snapshot `set` will diff against. */
+  #loaded (sessionId: string, keys: string[], raws: string[], data: SessionData, meta: string): SessionData {
+    // meta: "<version>:<slide>:<maxAge>:<expiresAt>"
+    const m1 = meta.indexOf(':')
+    const m2 = meta.indexOf(':', m1 + 1)
+    const m3 = meta.indexOf(':', m2 + 1)
+    const version = m1 === -1 ? '0' : meta.slice(0, m1)
+    const slideMs = Number(meta.slice(m1 + 1, m2)) || 0
+    const maxAgeMs = Number(meta.slice(m2 + 1, m3)) || 0
+    const expiresAt = Number(meta.slice(m3 + 1)) || 0
+
+    const cookie = data.cookie
+    if (cookie !== null && typeof cookie === 'object') {
+      const at = restoredExpiresAt({ maxAgeMs, expiresAt }, this.options.rolling, Date.now())
+      // A Date, not its JSON string: @fastify/session passes it to `new Date()` either way, and this skips a parse.
+      ;(cookie as Record<string, unknown>).expires = at === 0 ? null : new Date(at)
+    }
+    // `data` doubles as the loaded values: @fastify/session copies from it and never writes to it.
+    const snapshot = new Snapshot(
+      sessionId, version, keys, raws, data, slideMs, maxAgeMs, expiresAt, this.options.rolling && slideMs > 0)
+    data[SNAPSHOT_KEY] = snapshot
+    return data
+  }
+
+  /** Parses every stored value, or reports the session corrupted. With JSON, one parse for all of them. */
+  #parseAll (sessionId: string, keys: string[], raws: string[]): unknown[] | null {
+    const { serializer } = this.options
+    if (serializer === JSON && raws.length > 1) {
+      try {
+        const all = JSON.parse('[' + raws.join(',') + ']') as unknown[]
+        // A corrupted value holding a top-level comma would shift the others: the count must match.
+        if (all.length === raws.length) return all
+      } catch { /* find the culprit below, value by value */ }
+    }
+    const values: unknown[] = []
+    for (let i = 0; i < raws.length; i++) {
+      try {
+        values.push(serializer.parse(raws[i] as string))
+      } catch (err) {
+        this.#corrupt(sessionId, `the value of "${keys[i] as string}" could not be parsed`, err)
+        return null
+      }
+    }
+    return values
+  }
+
+  /** A stored session that cannot be decoded is logged, deleted, and treated as missing: never a 500 on every request. */
+  #corrupt (sessionId: string, reason: string, cause: unknown): void {
+    this.stats.corrupted++
+    this.options.logger.warn(
+      { sessionKey: this.#prefix + sessionId, reason, err: cause },
+      '@switchyard/session-redis: corrupted session treated as missing and deleted')
+    this.destroy(sessionId, () => { /* best effort: the key also expires by itself */ })
+  }
+
+  /** Deadline of a write, in Redis time: when our own timer gives up on it. */
+  #deadline (): number {
+    return Math.max(1, Math.round(Date.now() + this.#offset + this.options.timeout))
+  }
+
+  #call (command: string, args: Array<string | number>, done: Pending['done']): void {
+    const pending: Pending = { command, args, done, deadline: Date.now() + this.options.timeout, sent: false, settled: false }
+    if (this.#closed) { this.#settle(pending, new RedisUnavailableError('the store is closed'), undefined); return }
+    const status = this.client.status
+    if (status === 'end') {
+      this.#settle(pending, new RedisUnavailableError('the Redis client is closed'), undefined)
+      return
+    }
+    this.#deadlines.push(pending)
+    if (this.#deadlineTimer === undefined) this.#armDeadline(this.options.timeout)
+    if (status === 'ready') {
+      this.#send(pending)
+      return
+    }
+    // Not connected: wait for 'ready' ourselves, within the deadline, instead of queueing inside ioredis where the
+    // command would outlive its request and be replayed after the reconnect.
+    if (status === 'wait') this.client.connect().catch(() => { /* reported through 'error' and our deadline */ })
+    this.#waiting.add(pending)
+  }
+
+  #send (pending: Pending): void {
+    pending.sent = true
+    const script = this.#scripts[pending.command] as ScriptFn
+    script.apply(this.client, pending.args).then(
+      (reply) => { this.#settle(pending, null, reply as unknown[]) },
+      (err: unknown) => { this.#settle(pending, classify(err), undefined) }
+    )
+  }
+
+  #settle (pending: Pending, err: Error | null, reply: unknown[] | undefined): void {
+    if (reply !== undefined) {
+      this.#observeClock(reply[0])
+      // Counted here, not by the caller: a refused late write usually replies after its caller was answered.
+      if (reply[1] === 'LATE') this.stats.lateWrites++
+    }
+    if (pending.settled) return
+    if (reply !== undefined && reply[1] === 'LATE') {
+      // Redis ran it after the deadline (our clock estimate was a little off): it did not happen, and says so.
+      err = new RedisTimeoutError(this.options.timeout)
+      reply = undefined
+    }
+    pending.settled = true
+    // Replies come back in the order commands were sent, which is the deadline order: release settled entries from
+    // the head at once, so finished operations (and the sessions their callbacks hold) are not kept until the sweep.
+    const queue = this.#deadlines
+    let head = this.#deadlineHead
+    while (head < queue.length) {
+      const first = queue[head]
+      if (first !== undefined && !first.settled) break
+      queue[head++] = undefined
+    }
+    if (head === queue.length) {
+      queue.length = 0
+      head = 0
+    }
+    this.#deadlineHead = head
+    pending.done(err, reply)
+  }
+
+  #armDeadline (ms: number): void {
+    this.#deadlineTimer = setTimeout(this.#sweepDeadlines, Math.max(1, ms))
+    this.#deadlineTimer.unref()
+  }
+
+  readonly #sweepDeadlines = (): void => {
+    this.#deadlineTimer = undefined
+    const now = Date.now()
+    for (;;) {
+      const head = this.#deadlineHead
+      const pending = this.#deadlines[head]
+      if (pending === undefined || (!pending.settled && pending.deadline > now)) break
+      this.#deadlines[head] = undefined
+      this.#deadlineHead = head + 1
+      // Settling runs the caller's callback, which may start new operations: state is re-read on every turn.
+      if (!pending.settled) this.#expire(pending)
+    }
+    const queue = this.#deadlines
+    if (this.#deadlineHead >= queue.length) {
+      queue.length = 0
+      this.#deadlineHead = 0
+    } else if (this.#deadlineHead > 1024 && this.#deadlineHead * 2 > queue.length) {
+      this.#deadlines = queue.slice(this.#deadlineHead)
+      this.#deadlineHead = 0
+    }
+    // A callback above may have armed a timer for a later deadline than the oldest one left: re-arm for the oldest.
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer)
+    this.#deadlineTimer = undefined
+    const next = this.#deadlines[this.#deadlineHead]
+    if (next !== undefined) this.#armDeadline(next.deadline - now)
+  }
+
+  /**
+   * One TIME per (re)connection, so that the first write after it already has a deadline in Redis time (reads do not
+   * report the clock; writes refine the estimate). A clock jump on either side is picked up by the following writes.
+   */
+  #calibrate (): void {
+    const sent = Date.now()
+    this.client.time().then((time) => {
+      const now = Date.now()
+      const redisNow = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000)
+      // Redis read its clock somewhere between send and reply: assume the middle.
+      this.#offset = redisNow - (sent + now) / 2
+      this.#calibrated = true
+    }, () => { /* not connected after all: writes calibrate later */ })
+  }
+
+  #observeClock (redisNow: unknown): void {
+    if (typeof redisNow !== 'number' || redisNow === 0) return // reads do not report the clock
+    // Redis' clock when the script ran minus ours at the reply: a slight underestimate (latency), so deadlines err
+    // early, never late. Smoothed so one delayed reply does not move it much.
+    const sample = redisNow - Date.now()
+    if (!this.#calibrated) {
+      this.#offset = sample
+      this.#calibrated = true
+    } else {
+      this.#offset += (sample - this.#offset) / 8
+    }
+  }
+
+  #expire (pending: Pending): void {
+    this.stats.timeouts++
+    if (!pending.sent) {
+      this.#waiting.delete(pending)
+      this.#settle(pending, new RedisUnavailableError(
+        `not connected to Redis within ${this.options.timeout} ms (client status: ${this.client.status})`), undefined)
+    } else {
+      this.#settle(pending, new RedisTimeoutError(this.options.timeout), undefined)
+    }
+  }
+
+  readonly #onReady = (): void => {
+    this.#calibrate()
+    if (this.#waiting.size === 0) return
+    const waiting = [...this.#waiting]
+    this.#waiting.clear()
+    for (const pending of waiting) if (!pending.settled) this.#send(pending)
+  }
+}
+
+function classify (err: unknown): Error {
+  if (err instanceof RedisUnavailableError || err instanceof StoreCommandError) return err
+  const message = err instanceof Error ? err.message : String(err)
+  if (err instanceof Error && err.name === 'ReplyError' && !UNAVAILABLE_REPLY.test(message)) {
+    return new StoreCommandError(message, { cause: err })
+  }
+  return new RedisUnavailableError(message, { cause: err })
+}
