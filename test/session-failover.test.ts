@@ -3,14 +3,11 @@
  * each running @fastify/session with @switchyard/session-redis on one redis-server. A user logs in through the
  * gateway, the replica that served the login is SIGKILLed, and the next requests — necessarily on other replicas —
  * are still logged in, because the session lives in Redis, not in the replica.
- *
- * The root has no dependencies of its own besides the tooling, so the workspace packages are imported by path (their
- * own dependencies resolve from their folders) and HTTP goes through Node's global fetch.
  */
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import balancer from '../packages/balancer/src/index.js'
-import { startBackends, startGateway, startRedis } from '../packages/test-harness/src/index.js'
+import balancer from '@switchyard/balancer'
+import { startBackends, startGateway, startRedis } from '@switchyard/test-harness'
 
 const replica = fileURLToPath(new URL('../packages/session-redis/test/fixtures/replica.ts', import.meta.url))
 
