@@ -3,6 +3,7 @@
  * and table printing. Every benchmark measures Switchyard and its peer in the same run and prints ratios.
  */
 import autocannon from 'autocannon'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { type Backends, startBackends } from '@switchyard/test-harness'
 
@@ -30,14 +31,21 @@ const gatewayScript = fileURLToPath(new URL('./gateway-server.ts', import.meta.u
  * Starts a gateway of `kind` in its own process (so the load generator does not steal its CPU), in front of
  * `upstreams`. Returns its URL; killed with the teardown.
  */
-export async function startGatewayProcess (t: Teardown, kind: GatewayKind, upstreams: string[], options: object = {}): Promise<{ url: string, backends: Backends }> {
+export async function startGatewayProcess (t: Teardown, kind: GatewayKind, upstreams: string[], options: object = {}): Promise<{ url: string, pid: number, backends: Backends }> {
   const backends = await startBackends(t, 1, {
     names: [kind],
     script: gatewayScript,
     execArgv: ['--import', 'tsx', '--conditions=@switchyard/source'],
     env: { GATEWAY_KIND: kind, GATEWAY_UPSTREAMS: JSON.stringify(upstreams), GATEWAY_OPTIONS: JSON.stringify(options) }
   })
-  return { url: backends.url(0), backends }
+  return { url: backends.url(0), pid: backends.at(0).pid, backends }
+}
+
+/** CPU time (user + system) a process has used so far, in microseconds, from /proc (Linux). */
+export function cpuMicros (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
 }
 
 export interface CannonResult {
@@ -47,12 +55,17 @@ export interface CannonResult {
   errors: number
   non2xx: number
   total: number
+  /** Gateway CPU per request in µs, when a gateway pid was given. */
+  cpuPerRequest?: number
 }
 
 /** One autocannon run (closed loop, true per-request latencies from its HDR histogram). */
-export async function cannon (url: string, { connections = 50, seconds = 5, path = '/' } = {}): Promise<CannonResult> {
+export async function cannon (url: string, { connections = 50, seconds = 5, path = '/', pid = 0 } = {}): Promise<CannonResult> {
+  const cpuBefore = pid > 0 ? cpuMicros(pid) : 0
   const result = await autocannon({ url: url + path, connections, duration: seconds, pipelining: 1 })
+  const cpu = pid > 0 ? cpuMicros(pid) - cpuBefore : 0
   return {
+    ...(pid > 0 && result.requests.total > 0 ? { cpuPerRequest: cpu / result.requests.total } : {}),
     rps: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,

@@ -22,8 +22,8 @@ export async function main (): Promise<{ ratio: number }> {
     await cannon(backends.url(0), { seconds: 1 })
     const runs: Record<string, CannonResult[]> = { direct: [], 'http-proxy': [], balancer: [] }
     for (let round = 0; round < rounds; round++) {
-      runs['http-proxy']!.push(await cannon(bare.url, { seconds }))
-      runs.balancer!.push(await cannon(ours.url, { seconds }))
+      runs['http-proxy']!.push(await cannon(bare.url, { seconds, pid: bare.pid }))
+      runs.balancer!.push(await cannon(ours.url, { seconds, pid: ours.pid }))
     }
     runs.direct!.push(await cannon(backends.url(0), { seconds }))
     const summary = (name: string): Record<string, string | number> => {
@@ -33,13 +33,16 @@ export async function main (): Promise<{ ratio: number }> {
         'req/s': Math.round(median(list.map((r) => r.rps))),
         'p50 ms': median(list.map((r) => r.p50)),
         'p99 ms': median(list.map((r) => r.p99)),
+        'gateway CPU µs/req': name === 'direct' ? '-' : median(list.map((r) => r.cpuPerRequest ?? 0)).toFixed(1),
         'errors+non2xx': list.reduce((s, r) => s + r.errors + r.non2xx, 0),
         'runs req/s': list.map((r) => Math.round(r.rps)).join(' ')
       }
     }
     table([summary('direct'), summary('http-proxy'), summary('balancer')])
     const ratio = median(runs.balancer!.map((r) => r.rps)) / median(runs['http-proxy']!.map((r) => r.rps))
+    const cpuRatio = median(runs['http-proxy']!.map((r) => r.cpuPerRequest ?? 0)) / median(runs.balancer!.map((r) => r.cpuPerRequest ?? 1))
     console.log(`\nratio balancer / bare @fastify/http-proxy (req/s): ${ratio.toFixed(3)}  target ≥ 0.97: ${verdict(ratio >= 0.97)}`)
+    console.log(`gateway CPU per request, bare / balancer: ${cpuRatio.toFixed(3)} (the req/s ratio a CPU-bound gateway on an idle machine would show)`)
     return { ratio }
   } finally {
     await t.close()

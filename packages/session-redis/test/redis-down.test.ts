@@ -46,7 +46,8 @@ t.test('Redis SIGKILLed mid-traffic: bounded 503s, no crash, automatic recovery'
 
   const down = await call(url, 'GET', '/me', cookie)
   t.equal(down.status, 503, 'a request needing the session while Redis is down is a 503')
-  t.equal(down.body.code, 'SWY_SESSION_REDIS_UNAVAILABLE')
+  // Which of the two depends on whether ioredis has noticed the dead connection yet; both are the bounded 503.
+  t.match(down.body.code, /^SWY_SESSION_REDIS_(UNAVAILABLE|TIMEOUT)$/)
   t.ok(down.ms < TIMEOUT + SLACK, `answered in ${Math.round(down.ms)} ms`)
 
   const write = await call(url, 'POST', '/set?k=written-while-down&v=1', cookie)
