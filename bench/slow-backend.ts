@@ -8,20 +8,13 @@
  * Targets (issue 3): p2c and peak-ewma p99 ≤ 3 × the all-healthy p99; peak-ewma p99.9 < 33 ms (a third of the
  * injected delay).
  *
- * Engine wiring: `least-connections` and `consistent-hash` need `picker.inFlightChanged(upstream)` after every
- * in-flight change, and `peak-ewma` needs `observeLatency(...)` after every answer (see the pickers' docs). Until
- * the engine calls them, this benchmark adds the two calls by wrapping the engine's `attemptStarted` /
- * `attemptFinished` (exactly the proposed wiring); rows marked "(engine as is)" run without it.
- *
  * Run: node --import tsx --conditions=@switchyard/source bench/slow-backend.ts
  */
 import { fork } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify from 'fastify'
 import balancer from '@switchyard/balancer'
-import {
-  type Algorithm, DEFAULT_DECAY_TIME, type Picker, type Upstream, observeFailure, observeLatency
-} from '@switchyard/balancer/pickers'
+import type { Algorithm } from '@switchyard/balancer/pickers'
 import { type LoadOptions, type LoadResult, runLoad, startBackends } from '@switchyard/test-harness'
 
 const DELAY = 100
@@ -31,45 +24,15 @@ const SLOW = 'backend-2'
 interface Run {
   label: string
   algorithm: Algorithm
-  /** Add the proposed engine calls (inFlightChanged, observeLatency) by wrapping the engine. */
-  wire: boolean
 }
 
 const RUNS: Run[] = [
-  { label: 'round-robin', algorithm: 'round-robin', wire: true },
-  { label: 'random', algorithm: 'random', wire: true },
-  { label: 'least-connections', algorithm: 'least-connections', wire: true },
-  { label: 'least-connections (engine as is)', algorithm: 'least-connections', wire: false },
-  { label: 'p2c', algorithm: 'p2c', wire: true },
-  { label: 'peak-ewma', algorithm: 'peak-ewma', wire: true },
-  { label: 'peak-ewma (engine as is)', algorithm: 'peak-ewma', wire: false }
+  { label: 'round-robin', algorithm: 'round-robin' },
+  { label: 'random', algorithm: 'random' },
+  { label: 'least-connections', algorithm: 'least-connections' },
+  { label: 'p2c', algorithm: 'p2c' },
+  { label: 'peak-ewma', algorithm: 'peak-ewma' }
 ]
-
-/** The engine's hooks this benchmark wraps (the engine is `fastify.balancer`). */
-interface EngineLike {
-  attemptStarted: (upstream: Upstream) => void
-  attemptFinished: (upstream: Upstream, outcome: string, latency: number, ...rest: unknown[]) => void
-  clock: { now: () => number }
-}
-
-/** The proposed wiring, added from outside: in-flight notifications and latency samples. */
-function wire (app: FastifyInstance): void {
-  const engine = (app as unknown as { balancer: EngineLike }).balancer
-  const picker = (engine as unknown as { picker: Picker }).picker
-  const started = engine.attemptStarted.bind(engine)
-  const finished = engine.attemptFinished.bind(engine)
-  engine.attemptStarted = (upstream) => {
-    started(upstream)
-    picker.inFlightChanged?.(upstream)
-  }
-  engine.attemptFinished = (upstream, outcome, latency, ...rest) => {
-    finished(upstream, outcome, latency, ...rest)
-    picker.inFlightChanged?.(upstream)
-    const now = engine.clock.now()
-    if (outcome === 'success' || outcome === 'status') observeLatency(upstream, latency, now, DEFAULT_DECAY_TIME)
-    else observeFailure(upstream, latency, now, DEFAULT_DECAY_TIME)
-  }
-}
 
 export interface Row {
   label: string
@@ -82,12 +45,11 @@ export interface Row {
   total: number
 }
 
-async function measure (urls: string[], algorithm: Algorithm, wired: boolean, durationMs: number): Promise<LoadResult> {
+async function measure (urls: string[], algorithm: Algorithm, durationMs: number): Promise<LoadResult> {
   const app = Fastify({ logger: false })
   try {
     await app.register(balancer, { upstreams: urls, algorithm })
     await app.listen({ host: '127.0.0.1', port: 0 })
-    if (wired) wire(app)
     const address = app.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : 0
     return await loadFromChild({ url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, durationMs })
@@ -138,13 +100,13 @@ export async function main (): Promise<Row[]> {
     const urls = backends.urls
     // JIT warm-up of gateway, proxy and load generator (not measured).
     await backends.setBehaviour(2, {})
-    await measure(urls, 'round-robin', false, Math.min(2000, durationMs))
+    await measure(urls, 'round-robin', Math.min(2000, durationMs))
     // All-healthy baseline, same run, same gateway code.
-    const baseline = rowOf('all healthy (round-robin, 0 ms)', await measure(urls, 'round-robin', false, durationMs))
+    const baseline = rowOf('all healthy (round-robin, 0 ms)', await measure(urls, 'round-robin', durationMs))
     rows.push(baseline)
     await backends.setBehaviour(2, { delay: DELAY })
     for (const run of RUNS) {
-      rows.push(rowOf(run.label, await measure(urls, run.algorithm, run.wire, durationMs)))
+      rows.push(rowOf(run.label, await measure(urls, run.algorithm, durationMs)))
     }
     print(rows, baseline, seconds)
     console.log(`\n(${((performance.now() - started) / 1000).toFixed(0)} s; ${CONNECTIONS} connections, ${seconds} s per row, ` +
