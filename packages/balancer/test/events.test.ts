@@ -47,8 +47,7 @@ t.test('a throwing listener does not stop the others; off during emit is safe', 
   t.same(order, ['first', 'second', 'first'])
   const silent = new BalancerEvents()
   silent.on('up', () => { throw new Error('swallowed') })
-  silent.upstream('up', u, 'added')
-  t.pass('the default swallows listener errors')
+  t.doesNotThrow(() => { silent.upstream('up', u, 'added') }, 'the default swallows listener errors')
 })
 
 t.test('zero cost when nobody listens: no payload is built', async (t) => {

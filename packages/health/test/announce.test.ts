@@ -45,7 +45,7 @@ t.test('announce: traffic within 1 s of listening; graceful stop leaves with zer
     seen.add(String(res.headers['x-backend']))
     return seen.size === 3
   }, { timeout: 1000, message: 'traffic on every replica within 1 s of listening' })
-  t.pass(`all three served ${Math.round(performance.now() - listening)} ms after listening (${Math.round(listening - started)} ms to start)`)
+  t.equal(seen.size, 3, `all three served ${Math.round(performance.now() - listening)} ms after listening (${Math.round(listening - started)} ms to start)`)
 
   // SIGTERM under load: readiness fails, the onDrain hook deregisters, the gateway drains it, it closes 500 ms later.
   const load = runLoad({ url: g.url, connections: 20, durationMs: 2000 })

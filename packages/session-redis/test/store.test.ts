@@ -244,7 +244,7 @@ t.test('store contract against a real redis-server', async (t) => {
     const owned = new RedisStore({ client: own, closeClient: true })
     await owned.close()
     await waitFor(() => own.status === 'end', { timeout: 2000, message: 'client closed' })
-    t.pass('closeClient: true closed it')
+    t.equal(own.status, 'end', 'closeClient: true closed it')
   })
 
   t.test('invalid options name the option', async (t) => {

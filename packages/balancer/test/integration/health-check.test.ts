@@ -55,7 +55,7 @@ t.test('a failing health endpoint (503, health+json fail) on the configured path
   await waitFor(() => engine.upstreams[0]!.has(UpstreamFlag.FAILED_ACTIVE_HC), { timeout: 5000, message: 'down on 503' })
   await backends.setBehaviour(0, {})
   await waitFor(() => engine.upstreams[0]!.available, { timeout: 5000, message: 'up again' })
-  t.pass('down on a failing health endpoint, up when it passes again')
+  t.ok(engine.upstreams[0]!.available && !engine.upstreams[0]!.has(UpstreamFlag.FAILED_ACTIVE_HC), 'down on a failing health endpoint, up when it passes again')
 })
 
 t.test('onClose stops every probe, timer and probe connection', async (t) => {
@@ -78,9 +78,9 @@ t.test('onClose stops every probe, timer and probe connection', async (t) => {
   // one probe hangs on the frozen backend while we close
   await waitFor(() => app.balancer.upstreams[0]!.available, { timeout: 5000 })
   await app.close()
-  await waitFor(() => {
+  const after = await waitFor(() => {
     const now = handles()
-    return ['TCPSocketWrap', 'Timeout'].every((k) => (now[k] ?? 0) <= (before[k] ?? 0))
+    return ['TCPSocketWrap', 'Timeout'].every((k) => (now[k] ?? 0) <= (before[k] ?? 0)) ? now : false
   }, { timeout: 5000, message: 'handles back to the baseline' })
-  t.pass('nothing left running')
+  t.ok((after.TCPSocketWrap ?? 0) <= (before.TCPSocketWrap ?? 0) && (after.Timeout ?? 0) <= (before.Timeout ?? 0), 'nothing left running')
 })
