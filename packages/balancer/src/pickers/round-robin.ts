@@ -114,10 +114,17 @@ export class RoundRobinPicker implements Picker {
   private pickUnweighted (tried: readonly Upstream[]): Upstream | undefined {
     const list = this.list
     const n = list.length
-    for (let k = 0; k < n; k++) {
+    if (n === 0) return undefined
+    if (tried.length === 0) {
       const upstream = list[this.next % n]!
       this.next = (this.next + 1) % 0x3fffffff
-      if (tried.length === 0 || !wasTried(tried, upstream)) return upstream
+      return upstream
+    }
+    // A retry looks ahead from the cursor without moving it, so retries do not skew whose turn the next
+    // request is (otherwise, with one dead upstream of two, every first attempt would land on the dead one).
+    for (let k = 0; k < n; k++) {
+      const upstream = list[(this.next + k) % n]!
+      if (!wasTried(tried, upstream)) return upstream
     }
     return undefined
   }

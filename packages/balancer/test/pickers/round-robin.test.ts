@@ -74,7 +74,12 @@ t.test('ctx.tried is skipped on every path', async (t) => {
   {
     const list = upstreams([1, 1, 1])
     const { picker } = build('round-robin', list, undefined, 1)
-    t.equal(sequence(picker, 6, context({ tried: [list[1]!] })), 'cacaca', 'unweighted')
+    const twin = build('round-robin', list, undefined, 1).picker
+    const usualTurns = sequence(twin, 3, context())
+    const retries = sequence(picker, 6, context({ tried: [list[1]!] }))
+    t.notMatch(retries, /b/, 'unweighted: never the tried upstream')
+    t.match(retries, /^(a{6}|c{6})$/, 'a retry looks ahead from the cursor without moving it')
+    t.equal(sequence(picker, 3, context()), usualTurns, 'so the next requests take their usual turns')
     t.equal(sequence(picker, 2, context({ tried: list })), '--', 'all tried → undefined')
   }
   {
