@@ -14,7 +14,7 @@ import type { Upstream } from '../upstream/upstream.js'
 import { KeyHeap } from './heap.js'
 import { PickRandom } from './pick-random.js'
 import type { ResolvedP2cOptions } from './options.js'
-import { type PickContext, type Picker, type PickerDeps, wasTried, weightOf } from './picker.js'
+import { type PickContext, type Picker, type PickerDeps, hasUnequalWeights, wasTried, weightOf } from './picker.js'
 
 export class P2cPicker implements Picker {
   private list: readonly Upstream[] = []
@@ -36,10 +36,7 @@ export class P2cPicker implements Picker {
   refresh (upstreams: readonly Upstream[]): void {
     this.list = upstreams
     const n = upstreams.length
-    this.weighted = false
-    for (let i = 1; i < n; i++) {
-      if (upstreams[i]!.effectiveWeight !== upstreams[0]!.effectiveWeight) { this.weighted = true; break }
-    }
+    this.weighted = hasUnequalWeights(upstreams)
     if (!this.weighted) return
     if (this.weights.length < n) this.weights = new Float64Array(n)
     const heap = this.heap

@@ -65,3 +65,11 @@ export function weightOf (upstream: Upstream): number {
 
 /** The smallest weight pickers use: a ramping or mis-set upstream still gets an occasional turn. */
 export const MIN_WEIGHT = 1e-6
+
+/** True when the upstreams' effective weights are not all equal: the algorithm must take its weighted path. */
+export function hasUnequalWeights (upstreams: readonly Upstream[]): boolean {
+  for (let i = 1; i < upstreams.length; i++) {
+    if (upstreams[i]!.effectiveWeight !== upstreams[0]!.effectiveWeight) return true
+  }
+  return false
+}

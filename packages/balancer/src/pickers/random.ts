@@ -7,7 +7,7 @@
  */
 import type { Upstream } from '../upstream/upstream.js'
 import { PickRandom } from './pick-random.js'
-import { type PickContext, type Picker, type PickerDeps, wasTried, weightOf } from './picker.js'
+import { type PickContext, type Picker, type PickerDeps, hasUnequalWeights, wasTried, weightOf } from './picker.js'
 
 /** Redraws on a retry before scanning: with `retry.tries` ≤ 3 a redraw almost always lands on an untried one. */
 const REDRAWS = 4
@@ -26,11 +26,7 @@ export class RandomPicker implements Picker {
 
   refresh (upstreams: readonly Upstream[]): void {
     this.list = upstreams
-    const n = upstreams.length
-    this.weighted = false
-    for (let i = 1; i < n; i++) {
-      if (upstreams[i]!.effectiveWeight !== upstreams[0]!.effectiveWeight) { this.weighted = true; break }
-    }
+    this.weighted = hasUnequalWeights(upstreams)
     if (this.weighted) this.buildAlias(upstreams)
   }
 

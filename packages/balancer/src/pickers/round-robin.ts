@@ -23,7 +23,7 @@
 import type { Upstream } from '../upstream/upstream.js'
 import { randomIndex } from '../util/random.js'
 import { KeyHeap } from './heap.js'
-import { type PickContext, type Picker, type PickerDeps, wasTried, weightOf } from './picker.js'
+import { type PickContext, type Picker, type PickerDeps, hasUnequalWeights, wasTried, weightOf } from './picker.js'
 
 /** Longest precomputed cycle (Σ weights): 65,536 entries = 256 KiB, built in a few ms. */
 export const MAX_SCHEDULE = 65_536
@@ -60,11 +60,7 @@ export class RoundRobinPicker implements Picker {
     if (this.mode === SCHEDULE) this.time = this.scheduleStart + this.position / this.scheduleLength
     this.list = upstreams
     const n = upstreams.length
-    let weighted = false
-    for (let i = 1; i < n; i++) {
-      if (upstreams[i]!.effectiveWeight !== upstreams[0]!.effectiveWeight) { weighted = true; break }
-    }
-    if (!weighted) {
+    if (!hasUnequalWeights(upstreams)) {
       this.mode = UNWEIGHTED
       return
     }
