@@ -20,6 +20,14 @@ export interface LoadOptions {
   recordSamples?: boolean
   /** Name of the response header that names the backend. Default `x-backend`. */
   backendHeader?: string
+  /**
+   * Open loop (wrk2's `-R`): start requests on a fixed schedule of `rate` per second, spread over the
+   * `connections`, instead of each connection sending its next request as soon as the last one answered. A
+   * closed loop saturates whatever is slowest, so its latencies measure that queue; a constant rate below
+   * capacity measures the system itself. A request whose slot comes while every connection is busy starts late
+   * and is counted in `lateStarts`; latency is still timed from its actual start (true per-request figures).
+   */
+  rate?: number
 }
 
 export interface Sample {
@@ -51,6 +59,12 @@ export interface LoadResult {
   latency: { p50: number, p90: number, p99: number, p999: number, max: number, mean: number }
   samples: Sample[]
   rps: number
+  /** With `rate`: requests that started more than 1 ms after their scheduled time (every connection was busy). */
+  lateStarts: number
+}
+
+async function sleep (ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /** The q-quantile (0..1) of an ascending sorted array, nearest rank. */
@@ -61,14 +75,17 @@ export function percentile (sorted: ArrayLike<number>, q: number): number {
 }
 
 /**
- * A bounded closed-loop load: `connections` workers each send one request at a time until `requests` have
- * been sent or `durationMs` has passed. Counts statuses, transport errors and which backend answered.
+ * A bounded load: `connections` workers each send one request at a time until `requests` have been sent or
+ * `durationMs` has passed, back to back (closed loop) or on a fixed schedule (`rate`, open loop). Counts
+ * statuses, transport errors and which backend answered.
  */
 export async function runLoad (options: LoadOptions): Promise<LoadResult> {
   const { url, path = '/', method = 'GET', connections = 10, timeout = 30_000 } = options
   if (options.requests === undefined && options.durationMs === undefined) {
     throw new TypeError('runLoad needs requests or durationMs, so that it stops by itself')
   }
+  const rate = options.rate
+  if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new TypeError('runLoad: rate must be a positive number of requests per second')
   const maxRequests = options.requests ?? Number.POSITIVE_INFINITY
   const backendHeader = options.backendHeader ?? 'x-backend'
   const pool = new Pool(url, { connections, pipelining: 1 })
@@ -86,7 +103,8 @@ export async function runLoad (options: LoadOptions): Promise<LoadResult> {
     backends: {},
     latency: { p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 },
     samples: [],
-    rps: 0
+    rps: 0,
+    lateStarts: 0
   }
   const latencies: number[] = []
   const t0 = performance.now()
@@ -95,7 +113,14 @@ export async function runLoad (options: LoadOptions): Promise<LoadResult> {
 
   const worker = async (): Promise<void> => {
     while (issued < maxRequests && performance.now() < deadline) {
-      issued++
+      const slot = issued++
+      if (rate !== undefined) {
+        const at = t0 + slot * 1000 / rate
+        if (at >= deadline) break
+        const wait = at - performance.now()
+        if (wait > 0) await sleep(wait)
+        else if (wait < -1) result.lateStarts++
+      }
       const start = performance.now()
       let status = 0
       let backend: string | undefined

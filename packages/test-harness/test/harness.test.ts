@@ -49,3 +49,18 @@ t.test('runLoad: bounded by requests, counts statuses and backends', async (t) =
   t.same(direct.backends, { 'backend-0': 20 })
   t.ok(result.latency.p99 >= result.latency.p50)
 })
+
+t.test('runLoad with rate: an open loop that keeps its schedule, and counts the starts it could not keep', async (t) => {
+  const backends = await startBackends(t, 1, { behaviour: () => ({ delay: 100 }) })
+  const url = backends.url(0)
+  // 50 per second for 1 s over 10 connections that each need ~100 ms per request: capacity ~100/s, so on time.
+  const paced = await runLoad({ url, connections: 10, durationMs: 1000, rate: 50 })
+  t.ok(paced.total >= 45 && paced.total <= 50, `${paced.total} requests at 50/s for 1 s`)
+  t.equal(paced.lateStarts, 0, 'every request started on schedule')
+  t.equal(paced.failed, 0)
+  // The same connections asked for 200 per second: each is busy 100 ms per request, so most slots start late.
+  const behind = await runLoad({ url, connections: 2, durationMs: 1000, rate: 200 })
+  t.ok(behind.total <= 25, `${behind.total} requests: at most ~2 connections × 10 per second`)
+  t.ok(behind.lateStarts >= behind.total - 3, `${behind.lateStarts} of ${behind.total} started late`)
+  await t.rejects(runLoad({ url, durationMs: 10, rate: 0 }), /rate must be a positive number/)
+})
