@@ -5,12 +5,13 @@
  * drift, and Redis work per request is counted twice: every command Redis ran (INFO commandstats deltas, commands
  * inside scripts included) and client round trips (MONITOR, in a short separate phase since MONITOR slows Redis).
  * CPU time per request of the app process and of redis-server is printed too: on a shared machine it is steadier
- * than req/s, which moves with whatever else runs.
+ * than req/s, which moves with whatever else runs. A third app with @fastify/session's in-memory store (no Redis)
+ * runs alongside: the ceiling that any store's ratio here can be read against.
  *
  *   node --import tsx bench/session-store.ts          (from the repo root; BENCH_DURATION=s BENCH_ROUNDS=n to change)
  *
  * Each store's app runs in its own child process so that autocannon (this process) does not share its event loop.
- * Everything listens on loopback and stops by itself (about 35 s with the defaults). Prints ratios, never pass/fail.
+ * Everything listens on loopback and stops by itself (about 50 s with the defaults). Prints ratios, never pass/fail.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { cpus, loadavg } from 'node:os'
@@ -20,8 +21,15 @@ import { Redis } from 'ioredis'
 import { request } from 'undici'
 import { startRedis, type TeardownHost } from '@switchyard/test-harness'
 
-const STORES = ['session-redis', 'connect-redis'] as const
+/**
+ * `memory` is @fastify/session's own in-process store: no Redis at all. It is the ceiling of this setup, the
+ * throughput of the same app when the store costs next to nothing, so the ratios of the Redis stores can be read
+ * against the most any store could reach here.
+ */
+const STORES = ['session-redis', 'connect-redis', 'memory'] as const
 type StoreName = typeof STORES[number]
+const REDIS_STORES = ['session-redis', 'connect-redis'] as const
+type RedisStoreName = typeof REDIS_STORES[number]
 const ROUTES = ['read', 'modify'] as const
 type Route = typeof ROUTES[number]
 
@@ -57,9 +65,14 @@ export interface RouteResult {
   failures: number
 }
 
-export type BenchResult = Record<Route, Record<StoreName, RouteResult> & { ratio: number }> & {
+export type BenchResult = Record<Route, Record<StoreName, RouteResult> & {
+  /** session-redis / connect-redis, median req/s. */
+  ratio: number
+  /** memory / connect-redis: the most any store could show in this setup. */
+  ceiling: number
+}> & {
   /** Keys kept out of 200 concurrent distinct writes on one session. */
-  kept: Record<StoreName, number>
+  kept: Record<RedisStoreName, number>
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -69,14 +82,13 @@ async function serve (storeName: StoreName, redisPort: number): Promise<void> {
   const { default: Fastify } = await import('fastify')
   const { default: fastifyCookie } = await import('@fastify/cookie')
   const { default: fastifySession } = await import('@fastify/session')
-  const client = new Redis(redisPort, '127.0.0.1')
-  let store: unknown
+  let store: unknown // undefined: @fastify/session's in-memory store
   if (storeName === 'session-redis') {
     const { RedisStore } = await import('@switchyard/session-redis')
-    store = new RedisStore({ client, prefix: 'swy:' })
-  } else {
+    store = new RedisStore({ client: new Redis(redisPort, '127.0.0.1'), prefix: 'swy:' })
+  } else if (storeName === 'connect-redis') {
     const { RedisStore } = await import('connect-redis')
-    store = new RedisStore({ client, prefix: 'cr:' })
+    store = new RedisStore({ client: new Redis(redisPort, '127.0.0.1'), prefix: 'cr:' })
   }
   const app = Fastify({ logger: false })
   await app.register(fastifyCookie)
@@ -352,7 +364,11 @@ export async function main (options: BenchOptions = {}): Promise<BenchResult> {
           `${pad(result.commandsPerRequest.toFixed(2), 15)}${pad(result.roundTripsPerRequest.toFixed(2), 16)}` +
           `${pad(Math.round(result.appCpuPerRequest), 15)}${pad(result.redisCpuPerRequest.toFixed(1), 17)}${pad(result.failures, 7)}`)
       }
-      out[route] = { ...entry, ratio: entry['session-redis'].median / entry['connect-redis'].median }
+      out[route] = {
+        ...entry,
+        ratio: entry['session-redis'].median / entry['connect-redis'].median,
+        ceiling: entry.memory.median / entry['connect-redis'].median
+      }
     }
 
     const readRatio = out.read.ratio
@@ -363,8 +379,11 @@ export async function main (options: BenchOptions = {}): Promise<BenchResult> {
     console.log(`  read-only requests: ${readRatio.toFixed(2)}×   (target ≥ 1.5×: ${readRatio >= 1.5 ? 'met' : 'NOT met'})`)
     console.log(`  modifying requests: ${modifyRatio.toFixed(2)}×   (target ≥ 1.0×: ${modifyRatio >= 1.0 ? 'met' : 'NOT met'})`)
     console.log(`  round trips per read-only request: ${readTrips.toFixed(2)} (target 1: ${Math.abs(readTrips - 1) < 0.005 ? 'met' : 'NOT met'})`)
-    const kept = {} as Record<StoreName, number>
-    for (const store of STORES) kept[store] = await keptKeys(urls[store], 200)
+    console.log(`Ceiling (@fastify/session's in-memory store, no Redis / connect-redis): read-only ${out.read.ceiling.toFixed(2)}×, ` +
+      `modifying ${out.modify.ceiling.toFixed(2)}× — the most any store could show in this setup, where Fastify and ` +
+      '@fastify/session share the CPU with the store')
+    const kept = {} as Record<RedisStoreName, number>
+    for (const store of REDIS_STORES) kept[store] = await keptKeys(urls[store], 200)
     out.kept = kept
     console.log(`Lost updates: 200 concurrent requests, one cookie, each setting its own key: session-redis kept ${kept['session-redis']}, ` +
       `connect-redis kept ${kept['connect-redis']}`)
