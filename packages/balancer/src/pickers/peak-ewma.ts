@@ -91,6 +91,11 @@ export class PeakEwmaPicker implements Picker {
    * does not inline is boxed into a 16-byte HeapNumber, and inlining is not guaranteed in every caller.
    */
   private readonly costs = new Float64Array(2)
+  /**
+   * `ctx.now` of the pick in progress, read by `score`. Passed as an argument instead, the double would be boxed
+   * (16 B) at every call V8 happens not to inline, which depends on its inlining budget at compile time.
+   */
+  private readonly now = new Float64Array(1)
 
   constructor (deps: PickerDeps, options: ResolvedPeakEwmaOptions) {
     this.random = new PickRandom(deps.random)
@@ -112,25 +117,27 @@ export class PeakEwmaPicker implements Picker {
     let j = random.below(n - 1)
     if (list[j] === a) j = n - 1
     const b = list[j]!
-    if (tried.length === 0) return this.cheaper(a, b, ctx.now)
-    return this.pickExcept(tried, a, b, ctx.now)
+    this.now[0] = ctx.now
+    if (tried.length === 0) return this.cheaper(a, b)
+    return this.pickExcept(tried, a, b)
   }
 
   /** `latency × (inFlight + 1) / weight` of `upstream` at `now` (for stats and tests; `pick` uses `score`). */
   cost (upstream: Upstream, now: number): number {
-    this.score(upstream, now, 0)
+    this.now[0] = now
+    this.score(upstream, 0)
     return this.costs[0]!
   }
 
   /** The cheaper of `a` and `b` (`a` on a tie). */
-  private cheaper (a: Upstream, b: Upstream, now: number): Upstream {
-    this.score(a, now, 0)
-    this.score(b, now, 1)
+  private cheaper (a: Upstream, b: Upstream): Upstream {
+    this.score(a, 0)
+    this.score(b, 1)
     return this.costs[1]! < this.costs[0]! ? b : a
   }
 
-  /** Writes `upstream`'s cost at `now` into `costs[slot]`: latency decayed to `now` × (inFlight + 1) / weight. */
-  private score (upstream: Upstream, now: number, slot: number): void {
+  /** Writes `upstream`'s cost at `now[0]` into `costs[slot]`: latency decayed to then × (inFlight + 1) / weight. */
+  private score (upstream: Upstream, slot: number): void {
     const inFlight = upstream.inFlight
     const ewma = upstream.latencyEwma
     if (ewma === 0) {
@@ -138,7 +145,7 @@ export class PeakEwmaPicker implements Picker {
       this.costs[slot] = inFlight > 0 ? PROBE_PENALTY + inFlight : this.defaultLatency / weightOf(upstream)
       return
     }
-    let age = now - upstream.latencyStamp
+    let age = this.now[0]! - upstream.latencyStamp
     if (age < 0) age = 0
     // History older than the decay window: trusted again only after a fresh answer, so one probe at a time.
     if (age > this.decayTime && inFlight > 0) {
@@ -148,17 +155,17 @@ export class PeakEwmaPicker implements Picker {
     this.costs[slot] = ewma * Math.exp(-age / this.decayTime) * (inFlight + 1) / weightOf(upstream)
   }
 
-  private pickExcept (tried: readonly Upstream[], a: Upstream, b: Upstream, now: number): Upstream | undefined {
+  private pickExcept (tried: readonly Upstream[], a: Upstream, b: Upstream): Upstream | undefined {
     const aOk = !wasTried(tried, a)
     const bOk = !wasTried(tried, b)
-    if (aOk && bOk) return this.cheaper(a, b, now)
+    if (aOk && bOk) return this.cheaper(a, b)
     if (aOk) return a
     if (bOk) return b
     let best: Upstream | undefined
     for (let i = 0; i < this.list.length; i++) {
       const candidate = this.list[i]!
       if (wasTried(tried, candidate)) continue
-      best = best === undefined ? candidate : this.cheaper(best, candidate, now)
+      best = best === undefined ? candidate : this.cheaper(best, candidate)
     }
     return best
   }
