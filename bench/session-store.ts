@@ -11,7 +11,7 @@
  *   node --import tsx bench/session-store.ts          (from the repo root; BENCH_DURATION=s BENCH_ROUNDS=n to change)
  *
  * Each store's app runs in its own child process so that autocannon (this process) does not share its event loop.
- * Everything listens on loopback and stops by itself (about 50 s with the defaults). Prints ratios, never pass/fail.
+ * Everything listens on loopback and stops by itself (about 90 s with the defaults). Prints ratios, never pass/fail.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { cpus, loadavg } from 'node:os'
@@ -38,7 +38,7 @@ const SECRET = 'benchmark-secret-with-at-least-32-characters'
 export interface BenchOptions {
   /** Seconds per measured autocannon run. Default 1.5. */
   duration?: number
-  /** Rounds; each round runs every store on every route once. Default 4. */
+  /** Rounds; each round runs every store on every route once, in fresh app processes. Default 6. */
   rounds?: number
   /** Concurrent connections, each with its own session. Default 16. */
   connections?: number
@@ -144,7 +144,7 @@ interface AutocannonRequest { method: string, path: string, headers?: Record<str
 type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon
 
-interface Server { url: string, cpu: () => Promise<number> }
+interface Server { url: string, cpu: () => Promise<number>, stop: () => void }
 
 async function startServer (host: TeardownHost, store: StoreName, redisPort: number): Promise<Server> {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve', store, String(redisPort)], {
@@ -170,7 +170,21 @@ async function startServer (host: TeardownHost, store: StoreName, redisPort: num
     child.on('message', onMessage)
     child.send({ type: 'cpu' })
   })
-  return { url: `http://127.0.0.1:${port}`, cpu }
+  return { url: `http://127.0.0.1:${port}`, cpu, stop: () => { child.kill('SIGKILL') } }
+}
+
+/** One app process per store, each with `connections` logged-in sessions. */
+async function startApps (host: TeardownHost, redisPort: number, connections: number):
+Promise<{ servers: Record<StoreName, Server>, urls: Record<StoreName, string>, cookies: Record<StoreName, string[]> }> {
+  const servers = {} as Record<StoreName, Server>
+  const urls = {} as Record<StoreName, string>
+  const cookies = {} as Record<StoreName, string[]>
+  for (const store of STORES) {
+    servers[store] = await startServer(host, store, redisPort)
+    urls[store] = servers[store].url
+    cookies[store] = await Promise.all(Array.from({ length: connections }, async () => await login(urls[store])))
+  }
+  return { servers, urls, cookies }
 }
 
 /** redis-server's CPU time so far, in µs. */
@@ -271,7 +285,7 @@ function pad (value: string | number, width: number): string {
 export async function main (options: BenchOptions = {}): Promise<BenchResult> {
   // Many short alternating runs rather than a few long ones: on a shared machine the load drifts within seconds.
   const duration = options.duration ?? Number(process.env.BENCH_DURATION ?? 1.5)
-  const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 4)
+  const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 6)
   const connections = options.connections ?? 16
   const monitorRequests = options.monitorRequests ?? 100
   const teardowns: Array<() => unknown> = []
@@ -281,19 +295,11 @@ export async function main (options: BenchOptions = {}): Promise<BenchResult> {
     const admin = new Redis(redis.port, '127.0.0.1')
     host.teardown(() => { admin.disconnect() })
     const version = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? '?'
-    const servers = {} as Record<StoreName, Server>
-    for (const store of STORES) servers[store] = await startServer(host, store, redis.port)
-    const urls = {} as Record<StoreName, string>
-    for (const store of STORES) urls[store] = servers[store].url
-
-    const cookies = {} as Record<StoreName, string[]>
-    for (const store of STORES) {
-      cookies[store] = await Promise.all(Array.from({ length: connections }, async () => await login(urls[store])))
-    }
+    let { servers, urls, cookies } = await startApps(host, redis.port, connections)
 
     console.log('Session store benchmark: @switchyard/session-redis vs connect-redis 8 (ioredis), @fastify/session 11, rolling: true')
     console.log(`redis-server ${version} on 127.0.0.1:${redis.port}; ${connections} connections (one session each); ` +
-      `${rounds} rounds × ${duration} s per store and route, alternating`)
+      `${rounds} rounds × ${duration} s per store and route, alternating, fresh app processes every round`)
     console.log(`${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at start ` +
       '(autocannon, both apps and redis-server share them)\n')
 
@@ -305,9 +311,6 @@ export async function main (options: BenchOptions = {}): Promise<BenchResult> {
       }
     }
 
-    // Warm-up (JIT, connection pools, script cache), not measured.
-    for (const route of ROUTES) for (const store of STORES) await load(urls[store], route, cookies[store], connections, 0.5)
-
     interface Run { rps: number[], p50: number[], p99: number[], requests: number, calls: number, failures: number, appCpu: number, redisCpu: number }
     const runs = {} as Record<Route, Record<StoreName, Run>>
     for (const route of ROUTES) {
@@ -317,6 +320,14 @@ export async function main (options: BenchOptions = {}): Promise<BenchResult> {
       }
     }
     for (let round = 0; round < rounds; round++) {
+      // Fresh processes every round: how well V8 happens to compile the hot paths differs from one process to the
+      // next and then holds for its whole life, enough to move one app's CPU per request by a fifth.
+      if (round > 0) {
+        for (const store of STORES) servers[store].stop()
+        ;({ servers, urls, cookies } = await startApps(host, redis.port, connections))
+      }
+      // Warm-up (JIT, connection pools, script cache), not measured.
+      for (const route of ROUTES) for (const store of STORES) await load(urls[store], route, cookies[store], connections, 0.5)
       for (const route of ROUTES) {
         const order = round % 2 === 0 ? STORES : [...STORES].reverse()
         for (const store of order) {
