@@ -170,6 +170,22 @@ export class Balancer {
     return budget === null || budget.canRetry(this.deps.clock.now())
   }
 
+  /**
+   * A backup (standby) upstream for a retry the budget refused: available, not in `tried`, below its in-flight cap;
+   * the least loaded if there are several. The budget keeps retries from piling onto a failing fleet; a backup is
+   * idle capacity kept for exactly the moment the primaries fail (nginx sends such retries to `backup` servers
+   * with no budget at all), so a spent budget does not stop a retry from going there.
+   */
+  standby (tried: readonly Upstream[]): Upstream | undefined {
+    let best: Upstream | undefined
+    for (const upstream of this.set.all) {
+      if (!upstream.backup || !upstream.available || wasTried(tried, upstream)) continue
+      if (this.maxInFlight !== 0 && upstream.inFlight >= this.maxInFlight) continue
+      if (best === undefined || upstream.inFlight < best.inFlight) best = upstream
+    }
+    return best
+  }
+
   /** A retry is being sent (after `retryAllowed()`). */
   retrySent (): void {
     this.resilience.budget?.recordRetry(this.deps.clock.now())

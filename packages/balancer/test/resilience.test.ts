@@ -245,6 +245,23 @@ t.test('retry budget: floor, then a share of requests; off with budget: false', 
   t.equal(off.b.resilience.budget, null)
 })
 
+t.test('standby: a backup for a retry the budget refused; never a primary, a tried one or one at its cap', async (t) => {
+  const { b, at } = engine({
+    upstreams: [URLS[0]!, URLS[1]!, { url: URLS[2]!, backup: true }, { url: 'http://127.0.0.1:9004', backup: true }],
+    maxInFlightPerUpstream: 2
+  })
+  t.equal(b.standby([at(0)]), at(2), 'the first backup')
+  b.attemptStarted(at(2))
+  t.equal(b.standby([at(0)]), at(3), 'the less loaded backup')
+  t.equal(b.standby([at(0), at(3)]), at(2), 'not one already tried')
+  b.attemptStarted(at(2))
+  t.equal(b.standby([at(0), at(3)]), undefined, 'not one at maxInFlightPerUpstream')
+  const primaries = engine({ upstreams: [URLS[0]!, URLS[1]!] })
+  t.equal(primaries.b.standby([]), undefined, 'no backup configured: nothing')
+  b.close()
+  primaries.b.close()
+})
+
 t.test('last resort prefers an idle backup over upstreams in doubt (DESIGN.md principle 5)', async (t) => {
   const { b, at } = engine({ upstreams: [URLS[0]!, URLS[1]!, { url: URLS[2]!, backup: true }] })
   const fail = (u: Upstream): void => { for (let i = 0; i < 5; i++) { b.attemptStarted(u); b.attemptFinished(u, 'connect', 1) } }

@@ -242,13 +242,14 @@ class ProxiedRequest {
     if (this.attempts >= options.retry.tries) return undefined
     if (!mayRetry(kind, this.opts.method, this.replayable)) return undefined
     if (engine.clock.now() - this.startedAt >= options.retry.timeout) return undefined
-    // Retry budget: beyond it a sick fleet gets no extra load from us (Envoy/Finagle).
-    if (!engine.retryAllowed()) {
-      engine.retryDenied(upstream, kind)
-      return undefined
-    }
     const tried = this.tried ?? (this.tried = [])
     tried.push(upstream)
+    // Retry budget: beyond it a sick fleet gets no extra load from us (Envoy/Finagle), but a backup still may.
+    if (!engine.retryAllowed()) {
+      const standby = engine.standby(tried)
+      if (standby === undefined) engine.retryDenied(upstream, kind)
+      return standby
+    }
     const target = engine.pick(tried, this.hash, this.affinity)
     if (target !== undefined) engine.retrySent()
     return target

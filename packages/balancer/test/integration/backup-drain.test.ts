@@ -1,7 +1,7 @@
 import t from 'tap'
 import { request } from 'undici'
 import balancer from '@switchyard/balancer'
-import { runLoad, startBackends, startGateway, waitFor } from '@switchyard/test-harness'
+import { freePort, runLoad, startBackends, startGateway, waitFor } from '@switchyard/test-harness'
 
 async function get (url: string): Promise<{ status: number, backend: string, headers: Record<string, unknown> }> {
   const res = await request(url)
@@ -13,11 +13,9 @@ t.test('backups take over when every primary dies, and hand back when one return
   const backends = await startBackends(t, 3, { names: ['primary-0', 'primary-1', 'backup'] })
   const gateway = await startGateway(t, (app) => app.register(balancer, {
     upstreams: [backends.url(0), backends.url(1), { url: backends.url(2), backup: true }],
-    healthCheck: { interval: 100, timeout: 300, unhealthyThreshold: 2, healthyThreshold: 2 },
     // Every primary dies at once: until the health check marks the second one down (ejection takes at most 50 %),
-    // each request needs a retry, which the default budget (20 %) would partly refuse. This test is about the
-    // backup taking over, so it lets every retry through.
-    retry: { budget: false }
+    // each request needs a retry, beyond the default budget (20 %); retries onto the backup go through anyway.
+    healthCheck: { interval: 100, timeout: 300, unhealthyThreshold: 2, healthyThreshold: 2 }
   }))
   const engine = gateway.app.balancer
   await waitFor(() => engine.set.state === 'normal', { timeout: 5000 })
@@ -36,6 +34,33 @@ t.test('backups take over when every primary dies, and hand back when one return
   t.same(after.backends, { 'primary-0': 40 }, 'the returning primary takes it all back')
   const result = await load
   t.equal(result.failed, 0, `no failed request across the switch-over and back (${JSON.stringify(result.statuses)} ${JSON.stringify(result.errors)})`)
+})
+
+t.test('a spent retry budget still lets retries onto a backup, and only there', async (t) => {
+  const backends = await startBackends(t, 2, { names: ['primary', 'backup'] })
+  const dead = `http://127.0.0.1:${await freePort()}`
+  // No budget at all: every retry is beyond it. Primary 0 refuses connections; outlier detection off, so it stays
+  // eligible and every other request tries it first.
+  const budget = { percent: 0, minPerSecond: 0 }
+  const withBackup = await startGateway(t, (app) => app.register(balancer, {
+    upstreams: [dead, backends.url(0), { url: backends.url(1), backup: true }],
+    algorithm: 'round-robin',
+    outlierDetection: false,
+    retry: { budget }
+  }))
+  const served = await runLoad({ url: withBackup.url, connections: 2, requests: 40 })
+  t.equal(served.failed, 0, `every refused attempt retried on the backup (${JSON.stringify(served.statuses)})`)
+  t.ok((served.backends.backup ?? 0) >= 15, `the retries went to the backup: ${JSON.stringify(served.backends)}`)
+  t.ok((served.backends.primary ?? 0) >= 15, 'first attempts still spread over the primaries')
+  // Without a backup the same budget refuses those retries: the refused attempts fail.
+  const noBackup = await startGateway(t, (app) => app.register(balancer, {
+    upstreams: [dead, backends.url(0)],
+    algorithm: 'round-robin',
+    outlierDetection: false,
+    retry: { budget }
+  }))
+  const refused = await runLoad({ url: noBackup.url, connections: 2, requests: 40 })
+  t.ok(refused.c5xx >= 15, `${refused.c5xx} of 40 failed: the budget refused their retry onto the live primary`)
 })
 
 t.test('drain: in-flight requests complete, no new ones are sent, resolves when idle; undrain; remove', async (t) => {
