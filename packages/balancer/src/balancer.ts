@@ -136,7 +136,7 @@ export class Balancer {
     let upstream = this.picker.pick(ctx)
     ctx.tried = NO_UPSTREAMS
     if (upstream !== undefined) {
-      if (this.maxInFlight !== 0 && upstream.inFlight >= this.maxInFlight) upstream = this.pickBelowCap(tried, upstream)
+      if (!this.belowCap(upstream)) upstream = this.pickBelowCap(tried, upstream)
     } else {
       upstream = this.lastResort(tried)
     }
@@ -179,8 +179,7 @@ export class Balancer {
   standby (tried: readonly Upstream[]): Upstream | undefined {
     let best: Upstream | undefined
     for (const upstream of this.set.all) {
-      if (!upstream.backup || !upstream.available || wasTried(tried, upstream)) continue
-      if (this.maxInFlight !== 0 && upstream.inFlight >= this.maxInFlight) continue
+      if (!upstream.backup || !upstream.available || wasTried(tried, upstream) || !this.belowCap(upstream)) continue
       if (best === undefined || upstream.inFlight < best.inFlight) best = upstream
     }
     return best
@@ -313,13 +312,18 @@ export class Balancer {
     const all = this.set.all
     for (let i = 0; i < all.length; i++) {
       const upstream = all[i]!
-      if (upstream.available && !wasTried(tried, upstream) && (this.maxInFlight === 0 || upstream.inFlight < this.maxInFlight)) return upstream
+      if (upstream.available && !wasTried(tried, upstream) && this.belowCap(upstream)) return upstream
     }
     const candidates = this.set.inDoubt()
     for (const upstream of candidates) {
-      if (!wasTried(tried, upstream) && (this.maxInFlight === 0 || upstream.inFlight < this.maxInFlight)) return upstream
+      if (!wasTried(tried, upstream) && this.belowCap(upstream)) return upstream
     }
     return undefined
+  }
+
+  /** True unless `maxInFlightPerUpstream` is on and `upstream` is at it. */
+  private belowCap (upstream: Upstream): boolean {
+    return this.maxInFlight === 0 || upstream.inFlight < this.maxInFlight
   }
 
   /** `first` is at its cap: pick again, excluding every upstream found at its cap (pickers skip them). */

@@ -247,7 +247,7 @@ t.test('retry budget: floor, then a share of requests; off with budget: false', 
 
 t.test('standby: a backup for a retry the budget refused; never a primary, a tried one or one at its cap', async (t) => {
   const { b, at } = engine({
-    upstreams: [URLS[0]!, URLS[1]!, { url: URLS[2]!, backup: true }, { url: 'http://127.0.0.1:9004', backup: true }],
+    upstreams: [URLS[0]!, URLS[1]!, { url: URLS[2]!, backup: true }, { url: 'http://backup-2.invalid', backup: true }],
     maxInFlightPerUpstream: 2
   })
   t.equal(b.standby([at(0)]), at(2), 'the first backup')
