@@ -43,12 +43,16 @@ if now > tonumber(deadline) then return { now, 'LATE' } end
 `
 
 /**
- * GET: KEYS[1]; ARGV[1] '1' to slide the TTL (rolling).
- * Reply: { 0, 'OK', fields } | { 0, 'MISSING' } | { 0, 'GONE' } (tombstone) | { 0, 'CORRUPT' } (not a hash),
+ * GET: KEYS[1]; ARGV[1] '1' to slide the TTL (rolling); ARGV[2], only when the client-side cache is on: a tolerance
+ * in ms, within which a TTL counts as already slid.
+ * Reply: { 0, 'OK', fields[, ttl] } | { 0, 'MISSING' } | { 0, 'GONE' } (tombstone) | { 0, 'CORRUPT' } (not a hash),
  * where fields is the flat field/value list encoded as one JSON array (cjson): the client pays per reply element, so
  * one string beats one per field and value.
  * With rolling, this read is the session's "touch": `@fastify/session` then saves an unmodified session and the
  * store has nothing left to send, so a read-only request costs this one round trip.
+ * With the cache, the read slides only a TTL older than the tolerance, and says whether it changed nothing: `ttl`
+ * (the key's remaining PTTL) is present only then. A read that slid must not be cached, since the PEXPIRE sends an
+ * invalidation of its own (Redis 7.0 applies NOLOOP to no write made inside a script).
  */
 export const GET_LUA = `
 local key = KEYS[1]
@@ -61,7 +65,16 @@ for i = 1, #h, 2 do
   if f == '#d' then return { 0, 'GONE' } end
   if f == '#' then slide = tonumber(string.match(h[i + 1], '^%d+:(%d+):')) or 0 end
 end
-if ARGV[1] == '1' and slide > 0 then redis.call('PEXPIRE', key, slide) end
+local within = tonumber(ARGV[2])
+if ARGV[1] == '1' and slide > 0 then
+  if within then
+    local left = redis.call('PTTL', key)
+    if left >= slide - within then return { 0, 'OK', cjson.encode(h), left } end
+  end
+  redis.call('PEXPIRE', key, slide)
+  return { 0, 'OK', cjson.encode(h) }
+end
+if within then return { 0, 'OK', cjson.encode(h), redis.call('PTTL', key) } end
 return { 0, 'OK', cjson.encode(h) }
 `
 
@@ -162,7 +175,7 @@ return { 0, 'OK' }
 
 /** Command names on the client. Versioned, so two package versions sharing a client never swap scripts. */
 export const COMMANDS = {
-  get: 'swySessionGetV1',
+  get: 'swySessionGetV2',
   update: 'swySessionUpdateV1',
   create: 'swySessionCreateV1',
   destroy: 'swySessionDestroyV1'

@@ -7,17 +7,24 @@
  * TTL and never re-creates a session that is gone. An unmodified session costs no write at all: with `rolling`, the
  * read already slid the TTL. See scripts.ts for the Redis side and README.md for the reasoning.
  *
+ * Client-side cache (on by default for a standalone client): a session read from Redis is served from memory for
+ * up to `clientSideCache.ttl` ms, and evicted as soon as Redis reports a change to it (tracking.ts). Writes always go
+ * to Redis; a write of our own evicts the entry before it is sent. See session-cache.ts for the read/invalidate race.
+ *
  * Availability: every operation has one deadline (`timeout`), the wait for a connection included. Commands are only
  * handed to ioredis while it is `ready`, so nothing waits in its offline queue to be replayed after a reconnect, and
  * writes carry their deadline in Redis time so that a command ioredis re-sends after a reconnect is refused.
  */
 import { createHash } from 'node:crypto'
+import type { Redis } from 'ioredis'
 import {
   RedisTimeoutError, RedisUnavailableError, SerializeError, SessionIdConflictError, SessionTooLargeError,
   StoreCommandError
 } from './errors.js'
 import { validateOptions, type RedisClient, type RedisStoreOptions, type ResolvedOptions } from './options.js'
 import { COMMANDS, SCRIPTS } from './scripts.js'
+import { SessionCache, type CachedSession, type FillToken } from './session-cache.js'
+import { InvalidationTracking } from './tracking.js'
 import { planExpiry, restoredExpiresAt, type ExpiryPlan } from './ttl.js'
 
 /** A session as the store sees it: `@fastify/session`'s `Session`, or any plain object with an optional `cookie`. */
@@ -43,6 +50,10 @@ export interface StoreStats {
   corrupted: number
   /** Operations that failed because Redis did not answer or was not connected within `timeout`. */
   timeouts: number
+  /** Reads answered from the client-side cache, without Redis. */
+  cacheHits: number
+  /** Invalidation messages received from Redis (client-side cache). */
+  invalidations: number
 }
 
 /**
@@ -211,7 +222,7 @@ export class RedisStore {
   readonly options: ResolvedOptions
   readonly client: RedisClient
   readonly stats: StoreStats = {
-    conflicts: 0, droppedWrites: 0, skippedWrites: 0, lateWrites: 0, corrupted: 0, timeouts: 0
+    conflicts: 0, droppedWrites: 0, skippedWrites: 0, lateWrites: 0, corrupted: 0, timeouts: 0, cacheHits: 0, invalidations: 0
   }
 
   readonly #prefix: string
@@ -233,6 +244,11 @@ export class RedisStore {
   #offset = 0
   #calibrated = false
   #closed = false
+  /** The client-side cache and what keeps it exact; undefined when the cache is off. */
+  readonly #cache: SessionCache | undefined
+  readonly #tracking: InvalidationTracking | undefined
+  /** ARGV[2] of a cached read: the TTL tolerance, as the cache's ttl. */
+  readonly #cacheTtlArg: string
 
   constructor (options: RedisStoreOptions) {
     this.options = validateOptions(options)
@@ -247,22 +263,72 @@ export class RedisStore {
       scripts[name] = client[name] as ScriptFn
     }
     this.#scripts = scripts
+    const cacheOptions = this.options.clientSideCache
+    this.#cacheTtlArg = String(cacheOptions?.ttl ?? 0)
+    if (cacheOptions !== undefined) {
+      const cache = new SessionCache(cacheOptions.maxEntries)
+      this.#tracking = InvalidationTracking.attach(
+        this.client as Redis, this.#prefix, cache, this.options.logger, () => { this.stats.invalidations++ })
+      // A second store on the same client runs without a cache: Redis redirects a connection's tracking once.
+      if (this.#tracking !== undefined) this.#cache = cache
+    }
     this.client.on('ready', this.#onReady)
     if (this.client.status === 'ready') this.#calibrate()
   }
 
   /** `@fastify/session` contract: the session stored under `sessionId`, or `null`. Calls back exactly once. */
   get (sessionId: string, callback: GetCallback): void {
-    this.#call(COMMANDS.get, [this.#prefix + sessionId, this.#rollingArg], (err, reply) => {
-      if (err !== null) { callback(err); return }
-      const r = reply as unknown[]
-      const status = r[1]
-      if (status === 'OK') callback(null, this.#decodeFlat(sessionId, r[2] as string))
-      else {
-        if (status === 'CORRUPT') this.#corrupt(sessionId, 'the key is not a hash', undefined)
-        callback(null, null)
+    const cache = this.#cache
+    let token: FillToken | undefined
+    let sent = 0
+    if (cache !== undefined) {
+      sent = Date.now()
+      const hit = cache.lookup(sessionId, sent)
+      if (hit !== undefined) {
+        this.stats.cacheHits++
+        callback(null, this.#build(sessionId, hit.keys.slice(), hit.raws.slice(), hit.meta))
+        return
       }
+      token = cache.begin(sessionId)
+    }
+    const args = token === undefined
+      ? [this.#prefix + sessionId, this.#rollingArg]
+      : [this.#prefix + sessionId, this.#rollingArg, this.#cacheTtlArg]
+    this.#call(COMMANDS.get, args, (err, reply) => {
+      const r = reply as unknown[]
+      if (err !== null || r[1] !== 'OK') {
+        if (token !== undefined) (cache as SessionCache).abandon(sessionId, token)
+        if (err !== null) { callback(err); return }
+        if (r[1] === 'CORRUPT') this.#corrupt(sessionId, 'the key is not a hash', undefined)
+        callback(null, null)
+        return
+      }
+      const read = this.#split(sessionId, r[2] as string)
+      // Copies for the cache: the snapshot of this request edits its arrays when the session is saved.
+      const cached = read === null || token === undefined || r[3] === undefined
+        ? undefined
+        : { keys: read.keys.slice(), raws: read.raws.slice(), meta: read.meta }
+      const session = read === null ? null : this.#build(sessionId, read.keys, read.raws, read.meta)
+      if (token !== undefined) {
+        if (session === null || cached === undefined) (cache as SessionCache).abandon(sessionId, token)
+        else (cache as SessionCache).fill(sessionId, token, this.#entry(cached, Number(r[3]), sent))
+      }
+      callback(null, session)
     })
+  }
+
+  /**
+   * How long a read may be served from the cache. A rolling session: until `ttl` after its TTL was last slid (the
+   * remaining PTTL tells when, measured from when the read was sent: an early estimate); any other: `ttl` after the
+   * read. Never beyond the key's own expiry.
+   */
+  #entry (read: Omit<CachedSession, 'validUntil'>, left: number, sent: number): CachedSession {
+    const ttl = (this.options.clientSideCache as { ttl: number }).ttl
+    const m1 = read.meta.indexOf(':')
+    const slideMs = this.options.rolling ? Number(read.meta.slice(m1 + 1, read.meta.indexOf(':', m1 + 1))) || 0 : 0
+    let validUntil = slideMs > 0 ? sent - (slideMs - left) + ttl : sent + ttl
+    if (left >= 0) validUntil = Math.min(validUntil, sent + left)
+    return { ...read, validUntil: Math.min(validUntil, sent + ttl) }
   }
 
   /**
@@ -302,6 +368,7 @@ export class RedisStore {
 
   /** `@fastify/session` contract: remove the session, leaving a tombstone that keeps the id reserved. */
   destroy (sessionId: string, callback: StoreCallback): void {
+    this.#cache?.invalidate(sessionId)
     this.#call(COMMANDS.destroy, [this.#prefix + sessionId, this.options.tombstoneTime], (err) => {
       if (err !== null) callback(err)
       else callback()
@@ -319,6 +386,7 @@ export class RedisStore {
     }
     if (plan === null) { callback(); return }
     const args = [this.#prefix + sessionId, this.#updateHeader('', plan, 0, 0)]
+    this.#cache?.invalidate(sessionId)
     this.#call(COMMANDS.update, args, (err, reply) => {
       if (err !== null) { callback(err); return }
       if ((reply as unknown[])[1] !== 'OK') this.#writeStatus(reply as unknown[])
@@ -331,6 +399,7 @@ export class RedisStore {
     if (this.#closed) return
     this.#closed = true
     this.client.off('ready', this.#onReady)
+    this.#tracking?.close()
     for (const pending of this.#waiting) this.#settle(pending, new RedisUnavailableError('the store is closed'), undefined)
     this.#waiting.clear()
     if (this.options.closeClient) {
@@ -363,6 +432,7 @@ export class RedisStore {
     const size = byteSize(keys, raws, [], 2, this.options.maxSize)
     if (size > this.options.maxSize) { callback(new SessionTooLargeError(size, this.options.maxSize)); return }
 
+    this.#cache?.invalidate(sessionId)
     this.#call(COMMANDS.create, args, (err, reply) => {
       if (err !== null) { this.#failed(session, err); callback(err); return }
       const status = (reply as unknown[])[1]
@@ -454,6 +524,7 @@ export class RedisStore {
       for (let i = 0; i < sets.length; i += 3) args.push(fieldOf(sets[i] as string), sets[i + 1] as string, sets[i + 2] as string)
     }
     if (dels !== undefined) for (let i = 0; i < dels.length; i += 2) args.push(fieldOf(dels[i] as string), dels[i + 1] as string)
+    this.#cache?.invalidate(sessionId)
     this.#call(COMMANDS.update, args, (err, reply) => {
       if (err !== null) { this.#failed(session, err); callback(err); return }
       const r = reply as unknown[]
@@ -514,8 +585,8 @@ export class RedisStore {
     return raw
   }
 
-  /** Decodes a read: fields and values come as one cjson-encoded flat array. */
-  #decodeFlat (sessionId: string, encoded: string): SessionData | null {
+  /** Splits a read: fields and values come as one cjson-encoded flat array. */
+  #split (sessionId: string, encoded: string): { keys: string[], raws: string[], meta: string } | null {
     let flat: string[]
     try {
       flat = JSON.parse(encoded) as string[]
@@ -541,6 +612,11 @@ export class RedisStore {
       keys.push(key)
       raws.push(raw)
     }
+    return { keys, raws, meta }
+  }
+
+  /** The session a read stands for: its values parsed, its cookie expiry restored, its snapshot attached. */
+  #build (sessionId: string, keys: string[], raws: string[], meta: string): SessionData | null {
     const values = this.#parseAll(sessionId, keys, raws)
     if (values === null) return null
     const data: SessionData = {}

@@ -1,0 +1,99 @@
+/**
+ * The client-side session cache, pure: what a replica remembers of sessions it read, and the bookkeeping that keeps
+ * it from ever holding data older than an invalidation it received. No ioredis, no sockets: `tracking.ts` feeds it
+ * Redis' invalidation messages, `store.ts` reads and fills it, and time is passed in.
+ *
+ * The race it closes: a read is sent, another replica writes the key, and the invalidation (on the tracking
+ * connection) overtakes the read's reply (on the command connection). A fill is therefore only accepted with the
+ * token `begin()` handed out when the read was sent, and an invalidation (or a write of our own) revokes that token.
+ */
+
+/** One session as read from Redis, before parsing: what a cache hit rebuilds the session from. */
+export interface CachedSession {
+  /** Top-level session keys and their stored (serialized) values, in parallel arrays. The cache owns them. */
+  readonly keys: readonly string[]
+  readonly raws: readonly string[]
+  /** The stored metadata field (`<version>:<slide>:<maxAge>:<expiresAt>`). */
+  readonly meta: string
+  /** Epoch ms until which a hit may serve it. */
+  readonly validUntil: number
+}
+
+/** Handed out by `begin()`; only the latest one for a session may fill it. */
+export type FillToken = object
+
+export class SessionCache {
+  readonly maxEntries: number
+  #active = false
+  readonly #entries = new Map<string, CachedSession>()
+  readonly #pending = new Map<string, FillToken>()
+
+  constructor (maxEntries: number) {
+    this.maxEntries = maxEntries
+  }
+
+  /** True while invalidations are known to arrive (tracking on, both connections up). */
+  get active (): boolean { return this.#active }
+  get size (): number { return this.#entries.size }
+
+  activate (): void { this.#active = true }
+
+  /** Invalidations may have been missed: forget everything, and refuse fills of reads already in flight. */
+  deactivate (): void {
+    this.#active = false
+    this.clear()
+  }
+
+  /** The session, if cached and still valid at `now`. */
+  lookup (id: string, now: number): CachedSession | undefined {
+    if (!this.#active) return undefined
+    const entry = this.#entries.get(id)
+    if (entry === undefined) return undefined
+    if (entry.validUntil > now) return entry
+    this.#entries.delete(id)
+    return undefined
+  }
+
+  /**
+   * A read of `id` is about to be sent: returns the token its fill will need (undefined when the cache is off). It
+   * revokes earlier reads' tokens, so that only the latest read fills. The read must end in `fill` or `abandon`.
+   */
+  begin (id: string): FillToken | undefined {
+    if (!this.#active) return undefined
+    this.#entries.delete(id)
+    const token = {}
+    this.#pending.set(id, token)
+    return token
+  }
+
+  /** Caches what the read holding `token` returned, unless anything revoked the token since. */
+  fill (id: string, token: FillToken, entry: CachedSession): boolean {
+    if (this.#pending.get(id) !== token) return false
+    this.#pending.delete(id)
+    if (!this.#active) return false
+    this.#entries.delete(id) // re-inserted last: eviction takes the oldest fill first
+    this.#entries.set(id, entry)
+    if (this.#entries.size > this.maxEntries) {
+      const oldest = this.#entries.keys().next().value as string
+      this.#entries.delete(oldest)
+    }
+    return true
+  }
+
+  /** The read holding `token` ended without anything to cache (an error, a missing session). */
+  abandon (id: string, token: FillToken): void {
+    if (this.#pending.get(id) === token) this.#pending.delete(id)
+  }
+
+  /** Redis said `id` changed, or this process is about to write it: its entry and in-flight reads are stale. */
+  invalidate (id: string): void {
+    this.#entries.delete(id)
+    this.#pending.delete(id)
+  }
+
+  /** Redis said everything changed (FLUSHALL / FLUSHDB), or the cache is being turned off. */
+  clear (): void {
+    this.#entries.clear()
+    this.#pending.clear()
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Redis server-assisted client-side caching for the session cache (Redis 6+ `CLIENT TRACKING`, RESP2 flavour):
+ * the store's client is switched to broadcast tracking of the session prefix, redirected to a second connection of
+ * ours that subscribes to `__redis__:invalidate`. Every change to a session key, by any replica (or by hand), reaches
+ * that connection as an invalidation message, which evicts the entry.
+ *
+ * The cache is active only while both connections are up and tracking is confirmed: any disconnect of either
+ * deactivates (and empties) it, because invalidations may have been lost, and the next `ready` of both re-enables it.
+ * Not used with Redis Cluster (tracking is per node).
+ */
+import type { Redis } from 'ioredis'
+import type { SessionCache } from './session-cache.js'
+import type { StoreLogger } from './options.js'
+
+const CHANNEL = '__redis__:invalidate'
+
+/** Clients whose tracking a store already redirects: Redis allows one redirect per connection. */
+const tracked = new WeakSet<Redis>()
+
+export class InvalidationTracking {
+  readonly #client: Redis
+  readonly #subscriber: Redis
+  readonly #cache: SessionCache
+  /** The full key prefix (ioredis `keyPrefix` + the store's `prefix`): tracking and messages see real key names. */
+  readonly #prefix: string
+  readonly #logger: StoreLogger
+  readonly #onInvalidate: () => void
+  /** CLIENT ID of the subscriber connection, once it is subscribed. */
+  #subscriberId: number | undefined
+  /** Bumped by every disconnect: an enable that started before it must not activate the cache. */
+  #generation = 0
+  #warned = false
+  #closed = false
+
+  /** Returns undefined when `client` already has a tracking store (the second store runs without a cache). */
+  static attach (client: Redis, prefix: string, cache: SessionCache, logger: StoreLogger, onInvalidate: () => void): InvalidationTracking | undefined {
+    if (tracked.has(client)) return undefined
+    tracked.add(client)
+    return new InvalidationTracking(client, prefix, cache, logger, onInvalidate)
+  }
+
+  private constructor (client: Redis, prefix: string, cache: SessionCache, logger: StoreLogger, onInvalidate: () => void) {
+    this.#client = client
+    this.#cache = cache
+    this.#prefix = (client.options.keyPrefix ?? '') + prefix
+    this.#logger = logger
+    this.#onInvalidate = onInvalidate
+    // Same server and options as the store's client; we subscribe again ourselves after a reconnect, once we know
+    // the connection's new id, and nothing is queued while it is down.
+    this.#subscriber = client.duplicate({
+      lazyConnect: true, autoResubscribe: false, enableOfflineQueue: false, connectionName: 'swy-session-invalidations'
+    })
+    this.#subscriber.on('error', () => { /* reconnects by itself; the cache stays off meanwhile */ })
+    this.#subscriber.on('messageBuffer', this.#onMessage)
+    this.#subscriber.on('ready', this.#onSubscriberReady)
+    this.#subscriber.on('close', this.#onSubscriberClose)
+    client.on('ready', this.#enable)
+    client.on('close', this.#deactivate)
+    // The store's client was closed for good (quit, disconnect): the subscriber must not keep the process alive.
+    client.on('end', this.#onClientEnd)
+    this.#subscriber.connect().catch(() => { /* retried by ioredis' retryStrategy */ })
+  }
+
+  /** Stops tracking and closes the subscriber connection. */
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#deactivate()
+    tracked.delete(this.#client)
+    this.#client.off('ready', this.#enable)
+    this.#client.off('close', this.#deactivate)
+    this.#client.off('end', this.#onClientEnd)
+    this.#subscriber.disconnect()
+    if (this.#client.status === 'ready') {
+      this.#client.client('TRACKING', 'OFF').catch(() => { /* the connection is closing too: nothing to turn off */ })
+    }
+  }
+
+  readonly #onClientEnd = (): void => { this.close() }
+
+  readonly #onSubscriberReady = (): void => {
+    const generation = this.#generation
+    const subscriber = this.#subscriber
+    subscriber.client('ID').then(async (id) => {
+      await subscriber.subscribe(CHANNEL)
+      if (generation !== this.#generation || this.#closed) return
+      this.#subscriberId = Number(id)
+      this.#enable()
+    }).catch((err: unknown) => { this.#refused(err) })
+  }
+
+  readonly #onSubscriberClose = (): void => {
+    this.#subscriberId = undefined
+    this.#deactivate()
+  }
+
+  readonly #deactivate = (): void => {
+    this.#generation++
+    this.#cache.deactivate()
+  }
+
+  /**
+   * Turns tracking on for the store's client, redirected to the subscriber. OFF first: Redis refuses to register
+   * the same prefix twice on a connection, and after a subscriber reconnect the redirect id has changed.
+   */
+  readonly #enable = (): void => {
+    const id = this.#subscriberId
+    if (this.#closed || id === undefined || this.#client.status !== 'ready') return
+    const generation = this.#generation
+    const client = this.#client
+    client.client('TRACKING', 'OFF').then(() =>
+      client.client('TRACKING', 'ON', 'REDIRECT', id, 'BCAST', 'PREFIX', this.#prefix)
+    ).then(() => {
+      // A disconnect while this ran may have lost invalidations: the next `ready` enables again.
+      if (generation === this.#generation && !this.#closed) this.#cache.activate()
+    }, (err: unknown) => { this.#refused(err) })
+  }
+
+  /** `messageBuffer`: the keys as Buffers, or null when Redis invalidates everything (FLUSHALL, FLUSHDB). */
+  readonly #onMessage = (channel: Buffer, message: Buffer[] | Buffer | null): void => {
+    if (channel.toString() !== CHANNEL) return
+    this.#onInvalidate()
+    if (message === null || !Array.isArray(message)) {
+      this.#cache.clear()
+      return
+    }
+    const prefix = this.#prefix
+    for (const key of message) {
+      const name = key.toString()
+      if (name.startsWith(prefix)) this.#cache.invalidate(name.slice(prefix.length))
+    }
+  }
+
+  /**
+   * Redis refused a tracking command (Redis < 6, an ACL without CLIENT): the store runs on without a cache, and says
+   * so once. A dropped connection is not a refusal: the next `ready` tries again.
+   */
+  #refused (err: unknown): void {
+    if (!(err instanceof Error) || err.name !== 'ReplyError') return
+    if (this.#warned || this.#closed) return
+    this.#warned = true
+    this.#logger.warn({ err }, '@switchyard/session-redis: client-side cache disabled, CLIENT TRACKING failed')
+  }
+}
