@@ -13,6 +13,11 @@ export interface CachedSession {
   /** Top-level session keys and their stored (serialized) values, in parallel arrays. The cache owns them. */
   readonly keys: readonly string[]
   readonly raws: readonly string[]
+  /**
+   * The values as parsed, parallel to `keys`, when the serializer is JSON (a hit copies them instead of parsing
+   * again); undefined otherwise. Never handed out: the cache owns them.
+   */
+  readonly values: readonly unknown[] | undefined
   /** The stored metadata field (`<version>:<slide>:<maxAge>:<expiresAt>`). */
   readonly meta: string
   /** Epoch ms until which a hit may serve it. */

@@ -23,6 +23,7 @@ import {
 } from './errors.js'
 import { validateOptions, type RedisClient, type RedisStoreOptions, type ResolvedOptions } from './options.js'
 import { COMMANDS, SCRIPTS } from './scripts.js'
+import { copyJson, sameJson } from './json-data.js'
 import { SessionCache, type CachedSession, type FillToken } from './session-cache.js'
 import { InvalidationTracking } from './tracking.js'
 import { planExpiry, restoredExpiresAt, type ExpiryPlan } from './ttl.js'
@@ -86,7 +87,13 @@ class Snapshot {
     public maxAgeMs: number,
     public expiresAt: number,
     /** The Redis TTL was already set or slid during this request. */
-    public refreshed: boolean
+    public refreshed: boolean,
+    /**
+     * The values as parsed from Redis, parallel to `keys`, when the client-side cache holds them: shared with the
+     * cache, so never handed out nor modified. `set` compares against them instead of serializing. Dropped at the
+     * first write (the arrays above then move on without it).
+     */
+    public pristine: readonly unknown[] | undefined = undefined
   ) {}
 
   indexOf (key: string): number {
@@ -100,6 +107,7 @@ class Snapshot {
   }
 
   put (key: string, raw: string): void {
+    this.pristine = undefined
     const i = this.indexOf(key)
     if (i !== -1) { this.raws[i] = raw; return }
     this.keys.push(key)
@@ -108,6 +116,7 @@ class Snapshot {
   }
 
   remove (key: string): void {
+    this.pristine = undefined
     const i = this.indexOf(key)
     if (i === -1) return
     const last = this.keys.length - 1
@@ -286,7 +295,7 @@ export class RedisStore {
       const hit = cache.lookup(sessionId, sent)
       if (hit !== undefined) {
         this.stats.cacheHits++
-        callback(null, this.#build(sessionId, hit.keys.slice(), hit.raws.slice(), hit.meta))
+        callback(null, this.#fromCache(sessionId, hit))
         return
       }
       token = cache.begin(sessionId)
@@ -304,16 +313,25 @@ export class RedisStore {
         return
       }
       const read = this.#split(sessionId, r[2] as string)
-      // Copies for the cache: the snapshot of this request edits its arrays when the session is saved.
-      const cached = read === null || token === undefined || r[3] === undefined
-        ? undefined
-        : { keys: read.keys.slice(), raws: read.raws.slice(), meta: read.meta }
-      const session = read === null ? null : this.#build(sessionId, read.keys, read.raws, read.meta)
-      if (token !== undefined) {
-        if (session === null || cached === undefined) (cache as SessionCache).abandon(sessionId, token)
-        else (cache as SessionCache).fill(sessionId, token, this.#entry(cached, Number(r[3]), sent))
+      const values = read === null ? null : this.#parseAll(sessionId, read.keys, read.raws)
+      if (read === null || values === null) {
+        if (token !== undefined) (cache as SessionCache).abandon(sessionId, token)
+        callback(null, null)
+        return
       }
-      callback(null, session)
+      let pristine: unknown[] | undefined
+      if (token !== undefined) {
+        if (r[3] === undefined) {
+          (cache as SessionCache).abandon(sessionId, token) // this read slid the TTL: its own invalidation follows
+        } else {
+          // Copies for the cache, taken before this request's session can change them: the snapshot edits its
+          // arrays when the session is saved, and the values are handed to the application.
+          pristine = this.options.serializer === JSON ? values.map(copyJson) : undefined
+          const entry = this.#entry({ keys: read.keys.slice(), raws: read.raws.slice(), values: pristine, meta: read.meta }, Number(r[3]), sent)
+          ;(cache as SessionCache).fill(sessionId, token, entry)
+        }
+      }
+      callback(null, this.#build(sessionId, read.keys, read.raws, values, read.meta, pristine))
     })
   }
 
@@ -468,6 +486,9 @@ export class RedisStore {
         if (key === 'cookie') {
           storable = storableCookie(value)
           if (old !== undefined && sameCookie(storable, snapshot.values.cookie)) { present++; continue }
+        } else if (old !== undefined && snapshot.pristine !== undefined && sameJson(value, snapshot.pristine[index])) {
+          present++
+          continue
         }
         const raw = this.#serialize(key, storable)
         if (raw === undefined) {
@@ -616,16 +637,30 @@ export class RedisStore {
   }
 
   /** The session a read stands for: its values parsed, its cookie expiry restored, its snapshot attached. */
-  #build (sessionId: string, keys: string[], raws: string[], meta: string): SessionData | null {
-    const values = this.#parseAll(sessionId, keys, raws)
-    if (values === null) return null
+  #build (
+    sessionId: string, keys: string[], raws: string[], values: unknown[], meta: string, pristine: readonly unknown[] | undefined
+  ): SessionData {
     const data: SessionData = {}
     for (let i = 0; i < keys.length; i++) data[keys[i] as string] = values[i]
-    return this.#loaded(sessionId, keys, raws, data, meta)
+    return this.#loaded(sessionId, keys, raws, data, meta, pristine)
+  }
+
+  /**
+   * A session from the client-side cache: copies of the parsed values (each request may modify its own), or a fresh
+   * parse with a serializer other than JSON. A value that parsed once parses again, so this never fails.
+   */
+  #fromCache (sessionId: string, hit: CachedSession): SessionData {
+    const keys = hit.keys.slice()
+    const raws = hit.raws.slice()
+    const pristine = hit.values
+    const values = pristine === undefined ? this.#parseAll(sessionId, keys, raws) as unknown[] : pristine.map(copyJson)
+    return this.#build(sessionId, keys, raws, values, hit.meta, pristine)
   }
 
   /** Finishes a read: restores the cookie expiry and attaches the snapshot `set` will diff against. */
-  #loaded (sessionId: string, keys: string[], raws: string[], data: SessionData, meta: string): SessionData {
+  #loaded (
+    sessionId: string, keys: string[], raws: string[], data: SessionData, meta: string, pristine: readonly unknown[] | undefined
+  ): SessionData {
     // meta: "<version>:<slide>:<maxAge>:<expiresAt>"
     const m1 = meta.indexOf(':')
     const m2 = meta.indexOf(':', m1 + 1)
@@ -643,7 +678,7 @@ export class RedisStore {
     }
     // `data` doubles as the loaded values: @fastify/session copies from it and never writes to it.
     const snapshot = new Snapshot(
-      sessionId, version, keys, raws, data, slideMs, maxAgeMs, expiresAt, this.options.rolling && slideMs > 0)
+      sessionId, version, keys, raws, data, slideMs, maxAgeMs, expiresAt, this.options.rolling && slideMs > 0, pristine)
     data[SNAPSHOT_KEY] = snapshot
     return data
   }

@@ -94,6 +94,29 @@ t.test('a hit is a fresh session object: editing one request\'s session leaves t
   t.equal(second.n, 1)
 })
 
+t.test('saving a session read from the cache: nothing sent when unchanged, an in-place change is written', async (t) => {
+  const redis = await startRedis(t)
+  const admin = new Redis(redis.url)
+  t.teardown(() => { admin.disconnect() })
+  const store = await makeStore(t, redis, LONG)
+  await save(store, 'm', { cookie: cookie(), user: { name: 'ann', roles: ['reader'] }, csrf: 'token' })
+  await untilCaching(store, 'm')
+
+  const unchanged = await countCommands(t, redis.url, async () => {
+    const hits = store.stats.cacheHits
+    await save(store, 'm', { ...await get(store, 'm') })
+    t.equal(store.stats.cacheHits, hits + 1, 'the read was a hit')
+  })
+  t.equal(unchanged.client, 0, 'an unchanged session read from the cache is saved with no command')
+
+  // As a handler does: the request's session is a shallow copy, nested objects are changed in place.
+  const session = { ...await get(store, 'm') } as SessionData
+  ;(session.user as { roles: string[] }).roles.push('writer')
+  await save(store, 'm', session)
+  t.equal(await admin.hget('sess:m', 'user'), '{"name":"ann","roles":["reader","writer"]}', 'the nested change is written')
+  t.equal(await admin.hget('sess:m', 'csrf'), '"token"')
+})
+
 t.test('changes made elsewhere are seen by the next read', async (t) => {
   const redis = await startRedis(t)
   const admin = new Redis(redis.url)

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { SessionCache, type CachedSession } from '../src/session-cache.js'
 
-const entry = (meta: string, validUntil: number): CachedSession => ({ keys: ['user'], raws: ['"ann"'], meta, validUntil })
+const entry = (meta: string, validUntil: number): CachedSession => ({ keys: ['user'], raws: ['"ann"'], values: undefined, meta, validUntil })
 
 function active (max = 10): SessionCache {
   const cache = new SessionCache(max)
