@@ -14,10 +14,10 @@ export interface CachedSession {
   readonly keys: readonly string[]
   readonly raws: readonly string[]
   /**
-   * The values as parsed, parallel to `keys`, when the serializer is JSON (a hit copies them instead of parsing
-   * again); undefined otherwise. Never handed out: the cache owns them.
+   * The values as parsed, parallel to `keys`, when the serializer is JSON: set by the first hit, so that later hits
+   * copy them instead of parsing again. Never handed out: the cache owns them.
    */
-  readonly values: readonly unknown[] | undefined
+  values: readonly unknown[] | undefined
   /** The stored metadata field (`<version>:<slide>:<maxAge>:<expiresAt>`). */
   readonly meta: string
   /** Epoch ms until which a hit may serve it. */

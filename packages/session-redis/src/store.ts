@@ -78,9 +78,12 @@ class Snapshot {
     readonly id: string,
     /** Version as stored: the update script counts conflicts only when it moved. */
     public version: string,
-    /** Session keys and their serialized values as stored, in parallel arrays (cheaper than a Map for a few keys). */
-    readonly keys: string[],
-    readonly raws: string[],
+    /**
+     * Session keys and their serialized values as stored, in parallel arrays (cheaper than a Map for a few keys).
+     * Possibly shared with the client-side cache until the first write, which copies them (`shared`).
+     */
+    public keys: string[],
+    public raws: string[],
     /** Session key → loaded value, to skip re-serializing unchanged primitives and to compare the cookie. */
     readonly values: SessionData,
     public slideMs: number,
@@ -93,8 +96,18 @@ class Snapshot {
      * cache, so never handed out nor modified. `set` compares against them instead of serializing. Dropped at the
      * first write (the arrays above then move on without it).
      */
-    public pristine: readonly unknown[] | undefined = undefined
+    public pristine: readonly unknown[] | undefined = undefined,
+    /** `keys` and `raws` belong to the client-side cache too: copy them before changing them. */
+    private shared = false
   ) {}
+
+  #own (): void {
+    this.pristine = undefined
+    if (!this.shared) return
+    this.keys = this.keys.slice()
+    this.raws = this.raws.slice()
+    this.shared = false
+  }
 
   indexOf (key: string): number {
     const keys = this.keys
@@ -107,7 +120,7 @@ class Snapshot {
   }
 
   put (key: string, raw: string): void {
-    this.pristine = undefined
+    this.#own()
     const i = this.indexOf(key)
     if (i !== -1) { this.raws[i] = raw; return }
     this.keys.push(key)
@@ -116,7 +129,7 @@ class Snapshot {
   }
 
   remove (key: string): void {
-    this.pristine = undefined
+    this.#own()
     const i = this.indexOf(key)
     if (i === -1) return
     const last = this.keys.length - 1
@@ -319,19 +332,17 @@ export class RedisStore {
         callback(null, null)
         return
       }
-      let pristine: unknown[] | undefined
+      let shared = false
       if (token !== undefined) {
         if (r[3] === undefined) {
           (cache as SessionCache).abandon(sessionId, token) // this read slid the TTL: its own invalidation follows
         } else {
-          // Copies for the cache, taken before this request's session can change them: the snapshot edits its
-          // arrays when the session is saved, and the values are handed to the application.
-          pristine = this.options.serializer === JSON ? values.map(copyJson) : undefined
-          const entry = this.#entry({ keys: read.keys.slice(), raws: read.raws.slice(), values: pristine, meta: read.meta }, Number(r[3]), sent)
-          ;(cache as SessionCache).fill(sessionId, token, entry)
+          // The arrays go to the cache as they are (the snapshot copies them before its first change); the values
+          // are parsed for the cache at its first hit, so a session that is only ever written costs nothing more.
+          shared = (cache as SessionCache).fill(sessionId, token, this.#entry(read.keys, read.raws, read.meta, Number(r[3]), sent))
         }
       }
-      callback(null, this.#build(sessionId, read.keys, read.raws, values, read.meta, pristine))
+      callback(null, this.#build(sessionId, read.keys, read.raws, values, read.meta, undefined, shared))
     })
   }
 
@@ -340,13 +351,14 @@ export class RedisStore {
    * remaining PTTL tells when, measured from when the read was sent: an early estimate); any other: `ttl` after the
    * read. Never beyond the key's own expiry.
    */
-  #entry (read: Omit<CachedSession, 'validUntil'>, left: number, sent: number): CachedSession {
+  #entry (keys: string[], raws: string[], meta: string, left: number, sent: number): CachedSession {
     const ttl = (this.options.clientSideCache as { ttl: number }).ttl
-    const m1 = read.meta.indexOf(':')
-    const slideMs = this.options.rolling ? Number(read.meta.slice(m1 + 1, read.meta.indexOf(':', m1 + 1))) || 0 : 0
+    const m1 = meta.indexOf(':')
+    const slideMs = this.options.rolling ? Number(meta.slice(m1 + 1, meta.indexOf(':', m1 + 1))) || 0 : 0
     let validUntil = slideMs > 0 ? sent - (slideMs - left) + ttl : sent + ttl
-    if (left >= 0) validUntil = Math.min(validUntil, sent + left)
-    return { ...read, validUntil: Math.min(validUntil, sent + ttl) }
+    if (left >= 0 && sent + left < validUntil) validUntil = sent + left
+    if (sent + ttl < validUntil) validUntil = sent + ttl
+    return { keys, raws, values: undefined, meta, validUntil }
   }
 
   /**
@@ -638,11 +650,12 @@ export class RedisStore {
 
   /** The session a read stands for: its values parsed, its cookie expiry restored, its snapshot attached. */
   #build (
-    sessionId: string, keys: string[], raws: string[], values: unknown[], meta: string, pristine: readonly unknown[] | undefined
+    sessionId: string, keys: string[], raws: string[], values: unknown[], meta: string,
+    pristine: readonly unknown[] | undefined, shared: boolean
   ): SessionData {
     const data: SessionData = {}
     for (let i = 0; i < keys.length; i++) data[keys[i] as string] = values[i]
-    return this.#loaded(sessionId, keys, raws, data, meta, pristine)
+    return this.#loaded(sessionId, keys, raws, data, meta, pristine, shared)
   }
 
   /**
@@ -650,16 +663,26 @@ export class RedisStore {
    * parse with a serializer other than JSON. A value that parsed once parses again, so this never fails.
    */
   #fromCache (sessionId: string, hit: CachedSession): SessionData {
-    const keys = hit.keys.slice()
-    const raws = hit.raws.slice()
-    const pristine = hit.values
-    const values = pristine === undefined ? this.#parseAll(sessionId, keys, raws) as unknown[] : pristine.map(copyJson)
-    return this.#build(sessionId, keys, raws, values, hit.meta, pristine)
+    const keys = hit.keys as string[]
+    const raws = hit.raws as string[]
+    let pristine = hit.values
+    let values: unknown[]
+    if (pristine !== undefined) {
+      values = pristine.map(copyJson)
+    } else {
+      values = this.#parseAll(sessionId, keys, raws) as unknown[]
+      if (this.options.serializer === JSON) {
+        pristine = values.map(copyJson)
+        hit.values = pristine
+      }
+    }
+    return this.#build(sessionId, keys, raws, values, hit.meta, pristine, true)
   }
 
   /** Finishes a read: restores the cookie expiry and attaches the snapshot `set` will diff against. */
   #loaded (
-    sessionId: string, keys: string[], raws: string[], data: SessionData, meta: string, pristine: readonly unknown[] | undefined
+    sessionId: string, keys: string[], raws: string[], data: SessionData, meta: string,
+    pristine: readonly unknown[] | undefined, shared: boolean
   ): SessionData {
     // meta: "<version>:<slide>:<maxAge>:<expiresAt>"
     const m1 = meta.indexOf(':')
@@ -678,7 +701,7 @@ export class RedisStore {
     }
     // `data` doubles as the loaded values: @fastify/session copies from it and never writes to it.
     const snapshot = new Snapshot(
-      sessionId, version, keys, raws, data, slideMs, maxAgeMs, expiresAt, this.options.rolling && slideMs > 0, pristine)
+      sessionId, version, keys, raws, data, slideMs, maxAgeMs, expiresAt, this.options.rolling && slideMs > 0, pristine, shared)
     data[SNAPSHOT_KEY] = snapshot
     return data
   }
