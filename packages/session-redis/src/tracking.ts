@@ -54,11 +54,12 @@ export class InvalidationTracking {
     this.#subscriber.on('messageBuffer', this.#onMessage)
     this.#subscriber.on('ready', this.#onSubscriberReady)
     this.#subscriber.on('close', this.#onSubscriberClose)
-    client.on('ready', this.#enable)
+    client.on('ready', this.#onClientReady)
     client.on('close', this.#deactivate)
     // The store's client was closed for good (quit, disconnect): the subscriber must not keep the process alive.
     client.on('end', this.#onClientEnd)
-    this.#subscriber.connect().catch(() => { /* retried by ioredis' retryStrategy */ })
+    // Connect only once the client has: a `lazyConnect` client that never connects opens no connection of ours.
+    if (client.status === 'ready') this.#onClientReady()
   }
 
   /** Stops tracking and closes the subscriber connection. */
@@ -67,7 +68,7 @@ export class InvalidationTracking {
     this.#closed = true
     this.#deactivate()
     tracked.delete(this.#client)
-    this.#client.off('ready', this.#enable)
+    this.#client.off('ready', this.#onClientReady)
     this.#client.off('close', this.#deactivate)
     this.#client.off('end', this.#onClientEnd)
     this.#subscriber.disconnect()
@@ -77,6 +78,13 @@ export class InvalidationTracking {
   }
 
   readonly #onClientEnd = (): void => { this.close() }
+
+  readonly #onClientReady = (): void => {
+    if (this.#subscriber.status === 'wait') {
+      this.#subscriber.connect().catch(() => { /* retried by ioredis' retryStrategy */ })
+    }
+    this.#enable()
+  }
 
   readonly #onSubscriberReady = (): void => {
     const generation = this.#generation

@@ -247,6 +247,23 @@ t.test('invalid clientSideCache options name the option', async (t) => {
   }
 })
 
+t.test('a lazyConnect client: no connection of ours until the client connects', async (t) => {
+  const redis = await startRedis(t)
+  const admin = new Redis(redis.url)
+  t.teardown(() => { admin.disconnect() })
+  const client = new Redis(redis.url, { lazyConnect: true })
+  const store = await makeStore(t, redis, {}, client)
+  t.teardown(() => { client.disconnect() })
+  const listed = async (): Promise<boolean> => (await admin.client('LIST') as string).includes('name=swy-session-invalidations')
+  await admin.ping() // a round trip after the store was built: a connection it had opened would be listed by now
+  t.equal(await listed(), false, 'nothing opened while the client has not connected')
+  await client.connect()
+  await waitFor(listed, { timeout: 5000, message: 'the invalidation connection after the client connected' })
+  await save(store, 'l', { cookie: cookie(), user: 'lou' })
+  await untilCaching(store, 'l')
+  t.pass('and the cache works from there')
+})
+
 t.test('close() closes the invalidation connection', async (t) => {
   const redis = await startRedis(t)
   const admin = new Redis(redis.url)
