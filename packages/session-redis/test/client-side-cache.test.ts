@@ -31,6 +31,19 @@ const cookie = (): Record<string, unknown> => ({
   originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000), path: '/', httpOnly: true
 })
 
+/** A redis-server and an admin client on it, both gone when the test ends. */
+async function redisWithAdmin (t: Test): Promise<{ redis: RedisServer, admin: Redis }> {
+  const redis = await startRedis(t)
+  const admin = new Redis(redis.url)
+  t.teardown(() => { admin.disconnect() })
+  return { redis, admin }
+}
+
+/** Whether the store's invalidation connection shows in CLIENT LIST. */
+async function invalidationConnectionListed (admin: Redis): Promise<boolean> {
+  return (await admin.client('LIST') as string).includes('name=swy-session-invalidations')
+}
+
 /** A store on its own client, closed (with the client) when the test ends. */
 async function makeStore (t: Test, redis: RedisServer, options: Omit<Partial<RedisStoreOptions>, 'client'> = {}, client?: Redis): Promise<RedisStore> {
   const own = client ?? new Redis(redis.url, { retryStrategy: (times) => Math.min(times * 50, 300) })
@@ -95,9 +108,7 @@ t.test('a hit is a fresh session object: editing one request\'s session leaves t
 })
 
 t.test('saving a session read from the cache: nothing sent when unchanged, an in-place change is written', async (t) => {
-  const redis = await startRedis(t)
-  const admin = new Redis(redis.url)
-  t.teardown(() => { admin.disconnect() })
+  const { redis, admin } = await redisWithAdmin(t)
   const store = await makeStore(t, redis, LONG)
   await save(store, 'm', { cookie: cookie(), user: { name: 'ann', roles: ['reader'] }, csrf: 'token' })
   await untilCaching(store, 'm')
@@ -118,9 +129,7 @@ t.test('saving a session read from the cache: nothing sent when unchanged, an in
 })
 
 t.test('changes made elsewhere are seen by the next read', async (t) => {
-  const redis = await startRedis(t)
-  const admin = new Redis(redis.url)
-  t.teardown(() => { admin.disconnect() })
+  const { redis, admin } = await redisWithAdmin(t)
   const a = await makeStore(t, redis, LONG)
   const b = await makeStore(t, redis, LONG)
   await save(a, 'x', { cookie: cookie(), user: 'ann', cart: 1 })
@@ -146,9 +155,7 @@ t.test('changes made elsewhere are seen by the next read', async (t) => {
 })
 
 t.test('the session prefix and ioredis keyPrefix: only our keys, found under their full names', async (t) => {
-  const redis = await startRedis(t)
-  const admin = new Redis(redis.url)
-  t.teardown(() => { admin.disconnect() })
+  const { redis, admin } = await redisWithAdmin(t)
   const client = new Redis(redis.url, { keyPrefix: 'app:' })
   t.teardown(() => { client.disconnect() })
   const store = await makeStore(t, redis, { prefix: 's:', ...LONG }, client)
@@ -166,9 +173,7 @@ t.test('the session prefix and ioredis keyPrefix: only our keys, found under the
 })
 
 t.test('a rolling read slides a stale TTL in its round trip, and that read is not cached', async (t) => {
-  const redis = await startRedis(t)
-  const admin = new Redis(redis.url)
-  t.teardown(() => { admin.disconnect() })
+  const { redis, admin } = await redisWithAdmin(t)
   const store = await makeStore(t, redis)
   await save(store, 's', { cookie: cookie(), user: 'sam' })
   await untilCaching(store, 's')
@@ -248,13 +253,11 @@ t.test('invalid clientSideCache options name the option', async (t) => {
 })
 
 t.test('a lazyConnect client: no connection of ours until the client connects', async (t) => {
-  const redis = await startRedis(t)
-  const admin = new Redis(redis.url)
-  t.teardown(() => { admin.disconnect() })
+  const { redis, admin } = await redisWithAdmin(t)
   const client = new Redis(redis.url, { lazyConnect: true })
   const store = await makeStore(t, redis, {}, client)
   t.teardown(() => { client.disconnect() })
-  const listed = async (): Promise<boolean> => (await admin.client('LIST') as string).includes('name=swy-session-invalidations')
+  const listed = async (): Promise<boolean> => await invalidationConnectionListed(admin)
   await admin.ping() // a round trip after the store was built: a connection it had opened would be listed by now
   t.equal(await listed(), false, 'nothing opened while the client has not connected')
   await client.connect()
@@ -265,13 +268,11 @@ t.test('a lazyConnect client: no connection of ours until the client connects', 
 })
 
 t.test('close() closes the invalidation connection', async (t) => {
-  const redis = await startRedis(t)
-  const admin = new Redis(redis.url)
-  t.teardown(() => { admin.disconnect() })
+  const { redis, admin } = await redisWithAdmin(t)
   const store = await makeStore(t, redis)
   await save(store, 'c', { cookie: cookie(), user: 'cat' })
   await untilCaching(store, 'c')
-  const listed = async (): Promise<boolean> => (await admin.client('LIST') as string).includes('name=swy-session-invalidations')
+  const listed = async (): Promise<boolean> => await invalidationConnectionListed(admin)
   t.equal(await listed(), true, 'one connection of ours while running')
   await store.close()
   await waitFor(async () => !(await listed()), { timeout: 5000, message: 'the invalidation connection closing' })
