@@ -192,7 +192,7 @@ t.test('a rolling read slides a stale TTL in its round trip, and that read is no
 
 t.test('a Redis restart: no cached answer while it is down, caching again after', async (t) => {
   const redis = await startRedis(t)
-  const store = await makeStore(t, redis, { timeout: 300 })
+  const store = await makeStore(t, redis, { timeout: 300, ...LONG })
   await save(store, 'd', { cookie: cookie(), user: 'dee' })
   await untilCaching(store, 'd')
 
@@ -206,7 +206,9 @@ t.test('a Redis restart: no cached answer while it is down, caching again after'
   t.equal(await get(store, 'd'), null, 'after the restart, what Redis has')
   await save(store, 'd2', { cookie: cookie(), user: 'dot' })
   await untilCaching(store, 'd2')
-  t.pass('the cache turned itself back on')
+  const hits = store.stats.cacheHits
+  t.equal((await get(store, 'd2'))?.user, 'dot')
+  t.equal(store.stats.cacheHits, hits + 1, 'the cache turned itself back on')
 })
 
 t.test('off: clientSideCache false, a Cluster client, a second store on the same client', async (t) => {
@@ -255,7 +257,7 @@ t.test('invalid clientSideCache options name the option', async (t) => {
 t.test('a lazyConnect client: no connection of ours until the client connects', async (t) => {
   const { redis, admin } = await redisWithAdmin(t)
   const client = new Redis(redis.url, { lazyConnect: true })
-  const store = await makeStore(t, redis, {}, client)
+  const store = await makeStore(t, redis, LONG, client)
   t.teardown(() => { client.disconnect() })
   const listed = async (): Promise<boolean> => await invalidationConnectionListed(admin)
   await admin.ping() // a round trip after the store was built: a connection it had opened would be listed by now
@@ -264,7 +266,9 @@ t.test('a lazyConnect client: no connection of ours until the client connects', 
   await waitFor(listed, { timeout: 5000, message: 'the invalidation connection after the client connected' })
   await save(store, 'l', { cookie: cookie(), user: 'lou' })
   await untilCaching(store, 'l')
-  t.pass('and the cache works from there')
+  const hits = store.stats.cacheHits
+  t.equal((await get(store, 'l'))?.user, 'lou')
+  t.equal(store.stats.cacheHits, hits + 1, 'and the cache works from there')
 })
 
 t.test('close() closes the invalidation connection', async (t) => {
@@ -276,5 +280,5 @@ t.test('close() closes the invalidation connection', async (t) => {
   t.equal(await listed(), true, 'one connection of ours while running')
   await store.close()
   await waitFor(async () => !(await listed()), { timeout: 5000, message: 'the invalidation connection closing' })
-  t.pass('gone after close()')
+  t.equal(await listed(), false, 'gone after close()')
 })
