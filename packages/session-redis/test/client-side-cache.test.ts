@@ -69,6 +69,15 @@ async function untilCaching (store: RedisStore, id: string): Promise<void> {
   }, { timeout: 5000, message: 'the client-side cache to become active' })
 }
 
+/** Saves a new session, waits until reads of it are cached, and asserts that one more read is a hit. */
+async function assertCaching (t: Test, store: RedisStore, id: string, message: string): Promise<void> {
+  await save(store, id, { cookie: cookie(), user: id })
+  await untilCaching(store, id)
+  const hits = store.stats.cacheHits
+  t.equal((await get(store, id))?.user, id)
+  t.equal(store.stats.cacheHits, hits + 1, message)
+}
+
 /** Runs `change`, then waits for `store` to receive its invalidation. */
 async function changed (store: RedisStore, change: () => Promise<unknown>): Promise<void> {
   const before = store.stats.invalidations
@@ -204,11 +213,7 @@ t.test('a Redis restart: no cached answer while it is down, caching again after'
   await waitFor(() => store.client.status === 'ready', { timeout: 5000, message: 'the reconnect' })
   // No persistence: the session is gone with the crash, and the cache must not remember it.
   t.equal(await get(store, 'd'), null, 'after the restart, what Redis has')
-  await save(store, 'd2', { cookie: cookie(), user: 'dot' })
-  await untilCaching(store, 'd2')
-  const hits = store.stats.cacheHits
-  t.equal((await get(store, 'd2'))?.user, 'dot')
-  t.equal(store.stats.cacheHits, hits + 1, 'the cache turned itself back on')
+  await assertCaching(t, store, 'd2', 'the cache turned itself back on')
 })
 
 t.test('off: clientSideCache false, a Cluster client, a second store on the same client', async (t) => {
@@ -264,11 +269,7 @@ t.test('a lazyConnect client: no connection of ours until the client connects', 
   t.equal(await listed(), false, 'nothing opened while the client has not connected')
   await client.connect()
   await waitFor(listed, { timeout: 5000, message: 'the invalidation connection after the client connected' })
-  await save(store, 'l', { cookie: cookie(), user: 'lou' })
-  await untilCaching(store, 'l')
-  const hits = store.stats.cacheHits
-  t.equal((await get(store, 'l'))?.user, 'lou')
-  t.equal(store.stats.cacheHits, hits + 1, 'and the cache works from there')
+  await assertCaching(t, store, 'l', 'and the cache works from there')
 })
 
 t.test('close() closes the invalidation connection', async (t) => {
