@@ -26,6 +26,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Redis } from 'ioredis'
 import { request } from 'undici'
 import { startRedis, type TeardownHost } from '@switchyard/test-harness'
+import { median } from './lib.js'
 
 /**
  * `memory` is @fastify/session's own in-process store: no Redis at all. It is the ceiling of this setup, the
@@ -301,12 +302,6 @@ async function roundTrips (redisPort: number, url: string, route: Route, cookie:
   monitor.disconnect()
   marker.disconnect()
   return fromClients / n
-}
-
-function median (values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 function pad (value: string | number, width: number): string {

@@ -3,28 +3,23 @@
  * elsewhere (another store, a hand-made write, a destroy, FLUSHALL, a Redis restart) is seen by the next read.
  * Invalidations are asynchronous, so tests wait for the `invalidations` counter, never for a fixed time.
  */
+import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { Redis, Cluster } from 'ioredis'
 import { startRedis, waitFor, type RedisServer } from '@switchyard/test-harness'
 import { RedisStore, type RedisStoreOptions, type SessionData } from '../src/index.js'
 import { countCommands } from './fixtures/monitor.js'
 
-function get (store: RedisStore, id: string): Promise<SessionData | null> {
-  return new Promise((resolve, reject) => {
-    store.get(id, (err, session) => { if (err !== null && err !== undefined) reject(err); else resolve(session) })
-  })
+async function get (store: RedisStore, id: string): Promise<SessionData | null> {
+  return await promisify(store.get.bind(store))(id)
 }
 
-function save (store: RedisStore, id: string, session: SessionData): Promise<void> {
-  return new Promise((resolve, reject) => {
-    store.set(id, session, (err) => { if (err !== null && err !== undefined) reject(err); else resolve() })
-  })
+async function save (store: RedisStore, id: string, session: SessionData): Promise<void> {
+  await promisify(store.set.bind(store))(id, session)
 }
 
-function destroy (store: RedisStore, id: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    store.destroy(id, (err) => { if (err !== null && err !== undefined) reject(err); else resolve() })
-  })
+async function destroy (store: RedisStore, id: string): Promise<void> {
+  await promisify(store.destroy.bind(store))(id)
 }
 
 const cookie = (): Record<string, unknown> => ({
