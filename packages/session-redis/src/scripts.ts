@@ -50,9 +50,9 @@ if now > tonumber(deadline) then return { now, 'LATE' } end
  * one string beats one per field and value.
  * With rolling, this read is the session's "touch": `@fastify/session` then saves an unmodified session and the
  * store has nothing left to send, so a read-only request costs this one round trip.
- * With the cache, the read slides only a TTL older than the tolerance, and says whether it changed nothing: `ttl`
- * (the key's remaining PTTL) is present only then. A read that slid must not be cached, since the PEXPIRE sends an
- * invalidation of its own (Redis 7.0 applies NOLOOP to no write made inside a script).
+ * With the cache, the read slides only a TTL older than the tolerance (fewer writes, so fewer invalidations sent to
+ * other replicas), and ends with a read of the key's PTTL, returned as \`ttl\`: under OPTIN tracking a write of our own
+ * takes the key out of this connection's tracking table, and only a read after it puts the key back.
  */
 export const GET_LUA = `
 local key = KEYS[1]
@@ -67,12 +67,11 @@ for i = 1, #h, 2 do
 end
 local within = tonumber(ARGV[2])
 if ARGV[1] == '1' and slide > 0 then
-  if within then
-    local left = redis.call('PTTL', key)
-    if left >= slide - within then return { 0, 'OK', cjson.encode(h), left } end
+  if not within then
+    redis.call('PEXPIRE', key, slide)
+    return { 0, 'OK', cjson.encode(h) }
   end
-  redis.call('PEXPIRE', key, slide)
-  return { 0, 'OK', cjson.encode(h) }
+  if redis.call('PTTL', key) < slide - within then redis.call('PEXPIRE', key, slide) end
 end
 if within then return { 0, 'OK', cjson.encode(h), redis.call('PTTL', key) } end
 return { 0, 'OK', cjson.encode(h) }
@@ -86,7 +85,8 @@ return { 0, 'OK', cjson.encode(h) }
  * this write (last writer wins) and is counted: the fingerprints tell whether the stored value is still the one this
  * writer loaded. They are only compared when the version moved, i.e. when someone else wrote meanwhile.
  * The key is never created: a session that is gone (destroyed, expired, evicted) stays gone (`GONE`/`MISSING`).
- * Reply: { now, 'OK', version, conflicts } | { now, 'LATE' | 'GONE' | 'MISSING' | 'CORRUPT' }.
+ * Reply: { now, 'OK', version, conflicts, ttl } | { now, 'LATE' | 'GONE' | 'MISSING' | 'CORRUPT' }. The final PTTL is a
+ * read after the write, which keeps the key tracked for the client-side cache (see GET) and dates the entry.
  */
 export const UPDATE_LUA = `${CHUNK}${NOW}
 local deadline, loaded, nSet, nDel, ttl, tail =
@@ -135,13 +135,13 @@ else
   redis.call('HSET', key, '#', version .. ':' .. tail)
 end
 redis.call('PEXPIRE', key, ttl)
-return { now, 'OK', version, conflicts }
+return { now, 'OK', version, conflicts, redis.call('PTTL', key) }
 `
 
 /**
  * CREATE: set-if-absent for a new id. KEYS[1]; ARGV[1] "<deadline>:<ttl>:<slide>:<maxAge>:<expiresAt>", then
  * field/value pairs. Refuses an id that holds a tombstone (`GONE`) or a live session (`EXISTS`): a new session never
- * overwrites. Reply: { now, 'OK', 1, 0 } | { now, 'LATE' | 'GONE' | 'EXISTS' }.
+ * overwrites. Reply: { now, 'OK', 1, 0, ttl } | { now, 'LATE' | 'GONE' | 'EXISTS' } (ttl: as UPDATE's).
  */
 export const CREATE_LUA = `${CHUNK}${NOW}
 local deadline, ttl, tail = string.match(ARGV[1], '^(%d+):(%d+):(%d+:%d+:%d+)$')
@@ -157,7 +157,7 @@ local args = { '#', '1:' .. tail }
 for i = 2, #ARGV do args[#args + 1] = ARGV[i] end
 chunked('HSET', key, args)
 redis.call('PEXPIRE', key, ttl)
-return { now, 'OK', 1, 0 }
+return { now, 'OK', 1, 0, redis.call('PTTL', key) }
 `
 
 /**
@@ -175,9 +175,9 @@ return { 0, 'OK' }
 
 /** Command names on the client. Versioned, so two package versions sharing a client never swap scripts. */
 export const COMMANDS = {
-  get: 'swySessionGetV2',
-  update: 'swySessionUpdateV1',
-  create: 'swySessionCreateV1',
+  get: 'swySessionGetV3',
+  update: 'swySessionUpdateV2',
+  create: 'swySessionCreateV2',
   destroy: 'swySessionDestroyV1'
 } as const
 

@@ -5,7 +5,7 @@
  *
  * The race it closes: a read is sent, another replica writes the key, and the invalidation (on the tracking
  * connection) overtakes the read's reply (on the command connection). A fill is therefore only accepted with the
- * token `begin()` handed out when the read was sent, and an invalidation (or a write of our own) revokes that token.
+ * token `begin()` handed out when the read (or our write) was sent, and an invalidation revokes that token.
  */
 
 /** One session as read from Redis, before parsing: what a cache hit rebuilds the session from. */
@@ -60,8 +60,17 @@ export class SessionCache {
   }
 
   /**
-   * A read of `id` is about to be sent: returns the token its fill will need (undefined when the cache is off). It
-   * revokes earlier reads' tokens, so that only the latest read fills. The read must end in `fill` or `abandon`.
+   * The entry held for `id`, valid or not: the same object as long as no invalidation, write or fill replaced it.
+   * A write compares it with the entry its session was loaded from.
+   */
+  current (id: string): CachedSession | undefined {
+    return this.#active ? this.#entries.get(id) : undefined
+  }
+
+  /**
+   * A read of `id`, or a write of ours that may refill it, is about to be sent: returns the token its fill will need
+   * (undefined when the cache is off). It revokes earlier tokens, so that only the latest operation fills. The
+   * operation must end in `fill` or `abandon`.
    */
   begin (id: string): FillToken | undefined {
     if (!this.#active) return undefined

@@ -23,7 +23,7 @@ import {
 } from './errors.js'
 import { validateOptions, type RedisClient, type RedisStoreOptions, type ResolvedOptions } from './options.js'
 import { COMMANDS, SCRIPTS } from './scripts.js'
-import { copyJson, sameJson } from './json-data.js'
+import { copyJson, copyPlainJson, NOT_PLAIN, sameJson } from './json-data.js'
 import { SessionCache, type CachedSession, type FillToken } from './session-cache.js'
 import { InvalidationTracking } from './tracking.js'
 import { planExpiry, restoredExpiresAt, type ExpiryPlan } from './ttl.js'
@@ -97,16 +97,19 @@ class Snapshot {
      * first write (the arrays above then move on without it).
      */
     public pristine: readonly unknown[] | undefined = undefined,
-    /** `keys` and `raws` belong to the client-side cache too: copy them before changing them. */
-    private shared = false
+    /**
+     * The client-side cache entry this session was loaded from (a hit, or the fill of its read), which then owns
+     * `keys` and `raws` too: they are copied before any change. Dropped at the first change.
+     */
+    public source: CachedSession | undefined = undefined
   ) {}
 
   #own (): void {
     this.pristine = undefined
-    if (!this.shared) return
+    if (this.source === undefined) return
     this.keys = this.keys.slice()
     this.raws = this.raws.slice()
-    this.shared = false
+    this.source = undefined
   }
 
   indexOf (key: string): number {
@@ -148,14 +151,41 @@ class Snapshot {
 interface Pending {
   readonly command: string
   readonly args: Array<string | number>
-  readonly done: (err: Error | null, reply: unknown[] | undefined) => void
+  /** `tracked`: the reply comes from a run Redis tracked for the client-side cache, so it may fill the cache. */
+  readonly done: (err: Error | null, reply: unknown[] | undefined, tracked: boolean) => void
   /** Date.now() after which the operation fails. */
   readonly deadline: number
+  /** Sent right after `CLIENT CACHING YES` (client-side cache on), until a NOSCRIPT retry makes it untracked. */
+  tracked: boolean
   sent: boolean
   settled: boolean
 }
 
-type ScriptFn = (...args: Array<string | number>) => Promise<unknown>
+/** A Lua script as sent: EVAL with its source, EVALSHA with its SHA1 once a connection (socket) has run it. */
+interface Script { readonly sha: string, readonly lua: string, readonly loadedOn: WeakSet<object> }
+
+/** Where a script can be sent: the client, or a pipeline of it. */
+interface ScriptTarget {
+  evalsha: (sha: string, numKeys: number, ...args: Array<string | number>) => unknown
+  eval: (lua: string, numKeys: number, ...args: Array<string | number>) => unknown
+}
+
+/** The ioredis commands the store sends; `client` and `pipeline` only with the client-side cache. */
+interface CommandClient extends ScriptTarget {
+  evalsha: (sha: string, numKeys: number, ...args: Array<string | number>) => Promise<unknown>
+  eval: (lua: string, numKeys: number, ...args: Array<string | number>) => Promise<unknown>
+  client: (subcommand: 'CACHING', mode: 'YES') => Promise<unknown>
+  pipeline: () => ScriptTarget & {
+    client: (subcommand: 'CACHING', mode: 'YES') => unknown
+    exec: () => Promise<Array<[Error | null, unknown]> | null>
+  }
+  options: { enableAutoPipelining?: boolean }
+  /** The connection's socket; undefined with a Cluster. */
+  stream?: { cork: () => void, uncork: () => void }
+}
+
+const SCRIPT_BY_NAME: ReadonlyMap<string, Script> = new Map(SCRIPTS.map(([name, lua]) =>
+  [name, { sha: createHash('sha1').update(lua).digest('hex'), lua, loadedOn: new WeakSet() }]))
 
 /** Redis error replies that mean "not now" (failover, loading, memory) rather than "wrong": they map to 503. */
 const UNAVAILABLE_REPLY = /^(OOM|LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|NOREPLICAS|MISCONF)/
@@ -164,6 +194,13 @@ const HASH = 35 // '#': first character of meta fields; a session key starting w
 
 function fieldOf (key: string): string {
   return key.charCodeAt(0) === HASH ? '#' + key : key
+}
+
+/** Whether `triples` ([key, value, fingerprint, …]: the keys an update sets) lists `key`. */
+function hasSet (triples: string[] | undefined, key: string): boolean {
+  if (triples === undefined) return false
+  for (let i = 0; i < triples.length; i += 3) if (triples[i] === key) return true
+  return false
 }
 
 /** Whether `pairs` ([key, fingerprint, key, fingerprint, …]) already lists `key`. */
@@ -249,7 +286,6 @@ export class RedisStore {
 
   readonly #prefix: string
   readonly #rollingArg: string
-  readonly #scripts: Record<string, ScriptFn>
   readonly #snapshots = new WeakMap<object, Snapshot>()
   /** Last availability failure of a `set`, per session object (see `set`). */
   readonly #failures = new WeakMap<object, { err: Error, at: number }>()
@@ -277,14 +313,6 @@ export class RedisStore {
     this.client = this.options.client
     this.#prefix = this.options.prefix
     this.#rollingArg = this.options.rolling ? '1' : '0'
-    const client = this.client as unknown as Record<string, ScriptFn> & RedisClient
-    const scripts: Record<string, ScriptFn> = {}
-    for (const [name, lua] of SCRIPTS) {
-      // Redefining is harmless (same script, same name) when several stores share a client.
-      client.defineCommand(name, { numberOfKeys: 1, lua })
-      scripts[name] = client[name] as ScriptFn
-    }
-    this.#scripts = scripts
     const cacheOptions = this.options.clientSideCache
     this.#cacheTtlArg = String(cacheOptions?.ttl ?? 0)
     if (cacheOptions !== undefined) {
@@ -316,7 +344,7 @@ export class RedisStore {
     const args = token === undefined
       ? [this.#prefix + sessionId, this.#rollingArg]
       : [this.#prefix + sessionId, this.#rollingArg, this.#cacheTtlArg]
-    this.#call(COMMANDS.get, args, (err, reply) => {
+    this.#call(COMMANDS.get, args, (err, reply, tracked) => {
       const r = reply as unknown[]
       if (err !== null || r[1] !== 'OK') {
         if (token !== undefined) (cache as SessionCache).abandon(sessionId, token)
@@ -332,18 +360,19 @@ export class RedisStore {
         callback(null, null)
         return
       }
-      let shared = false
+      let source: CachedSession | undefined
       if (token !== undefined) {
-        if (r[3] === undefined) {
-          (cache as SessionCache).abandon(sessionId, token) // this read slid the TTL: its own invalidation follows
+        if (!tracked || r[3] === undefined) {
+          (cache as SessionCache).abandon(sessionId, token) // Redis does not track the key for us: no invalidation would come
         } else {
           // The arrays go to the cache as they are (the snapshot copies them before its first change); the values
           // are parsed for the cache at its first hit, so a session that is only ever written costs nothing more.
-          shared = (cache as SessionCache).fill(sessionId, token, this.#entry(read.keys, read.raws, read.meta, Number(r[3]), sent))
+          const entry = this.#entry(read.keys, read.raws, read.meta, Number(r[3]), sent)
+          if ((cache as SessionCache).fill(sessionId, token, entry)) source = entry
         }
       }
-      callback(null, this.#build(sessionId, read.keys, read.raws, values, read.meta, undefined, shared))
-    })
+      callback(null, this.#build(sessionId, read.keys, read.raws, values, read.meta, undefined, source))
+    }, token !== undefined)
   }
 
   /**
@@ -462,21 +491,103 @@ export class RedisStore {
     const size = byteSize(keys, raws, [], 2, this.options.maxSize)
     if (size > this.options.maxSize) { callback(new SessionTooLargeError(size, this.options.maxSize)); return }
 
-    this.#cache?.invalidate(sessionId)
-    this.#call(COMMANDS.create, args, (err, reply) => {
-      if (err !== null) { this.#failed(session, err); callback(err); return }
-      const status = (reply as unknown[])[1]
-      if (status === 'OK') {
+    const sent = Date.now()
+    const token = this.#beginWrite(sessionId, true) // a new id: nobody else can have written it
+    const pristine = token === undefined ? undefined : this.#pristine(raws, keys.map((key) => copyPlainJson(values[key])))
+    this.#call(COMMANDS.create, args, (err, reply, tracked) => {
+      if (err !== null) { this.#endWrite(sessionId, token); this.#failed(session, err); callback(err); return }
+      const r = reply as unknown[]
+      if (r[1] === 'OK') {
+        const meta = '1:' + plan.slideMs + ':' + plan.maxAgeMs + ':' + plan.expiresAt
+        const source = this.#endWrite(sessionId, token, tracked, keys, raws, meta, r[4], sent, pristine)
         this.#snapshots.set(session, new Snapshot(
-          sessionId, '1', keys, raws, values, plan.slideMs, plan.maxAgeMs, plan.expiresAt, true))
+          sessionId, '1', keys, raws, values, plan.slideMs, plan.maxAgeMs, plan.expiresAt, true, undefined, source))
         callback()
-      } else if (status === 'EXISTS') {
+      } else if (r[1] === 'EXISTS') {
+        this.#endWrite(sessionId, token)
         callback(new SessionIdConflictError())
       } else {
-        this.#writeStatus(reply as unknown[])
+        this.#endWrite(sessionId, token)
+        this.#writeStatus(r)
         callback()
       }
-    })
+    }, token !== undefined)
+  }
+
+  /**
+   * A write of ours is about to be sent: cached reads of the session are stale, and the write may refill the cache
+   * if \`fresh\`: a new session, or an update whose session was loaded from the entry the cache still holds (no
+   * invalidation arrived since the load, so the session as loaded plus this write's changes is the whole of it).
+   */
+  #beginWrite (sessionId: string, fresh: boolean): FillToken | undefined {
+    const cache = this.#cache
+    if (cache === undefined) return undefined
+    cache.invalidate(sessionId)
+    return fresh ? cache.begin(sessionId) : undefined
+  }
+
+  /**
+   * A write ended. When it succeeded and nobody else wrote the session since this process loaded it, this process
+   * knows the stored session entirely: the cache takes it (keys and raws, as stored after the write; \`meta\` as the
+   * script wrote it), so that the next request here needs no read. Exact because Redis still tracks the key for us:
+   * the script ended with a read, and NOLOOP spares us the invalidation of our own write, while any later write by
+   * someone else is announced. Returns the entry when the cache took it (the arrays are then shared with it).
+   */
+  #endWrite (
+    sessionId: string, token: FillToken | undefined, tracked = false,
+    keys?: string[], raws?: string[], meta?: string, left?: unknown, sent = 0, pristine?: unknown[]
+  ): CachedSession | undefined {
+    const cache = this.#cache
+    if (token === undefined || cache === undefined) return undefined
+    if (!tracked || keys === undefined || raws === undefined || meta === undefined || typeof left !== 'number') {
+      cache.abandon(sessionId, token)
+      return undefined
+    }
+    const entry = this.#entry(keys, raws, meta, left, sent)
+    entry.values = pristine
+    return cache.fill(sessionId, token, entry) ? entry : undefined
+  }
+
+  /**
+   * The session as an update leaves it in Redis, for the cache: the loaded keys it did not touch, then the keys it
+   * sets. Untouched values come from the cache's own parse when the session was a hit, else are copied.
+   */
+  #written (
+    snapshot: Snapshot, session: SessionData, sets: string[] | undefined, dels: string[] | undefined, cookie: unknown
+  ): { keys: string[], raws: string[], values: unknown[] | undefined } {
+    const keys: string[] = []
+    const raws: string[] = []
+    const valueOf: unknown[] = []
+    for (let i = 0; i < snapshot.keys.length; i++) {
+      const key = snapshot.keys[i] as string
+      if (hasSet(sets, key) || hasKey(dels, key)) continue
+      keys.push(key)
+      raws.push(snapshot.raws[i] as string)
+      const pristine = snapshot.pristine?.[i]
+      // A loaded cookie carries the expiry @fastify/session needs; the stored one does not.
+      valueOf.push(snapshot.pristine !== undefined
+        ? pristine
+        : copyPlainJson(key === 'cookie' ? storableCookie(snapshot.values.cookie) : snapshot.values[key]))
+    }
+    if (sets !== undefined) {
+      for (let i = 0; i < sets.length; i += 3) {
+        const key = sets[i] as string
+        keys.push(key)
+        raws.push(sets[i + 1] as string)
+        valueOf.push(copyPlainJson(key === 'cookie' ? cookie : session[key]))
+      }
+    }
+    return { keys, raws, values: this.#pristine(raws, valueOf) }
+  }
+
+  /**
+   * The parsed values a write leaves in the cache, parallel to \`raws\`: \`copies\`, where \`NOT_PLAIN\` ones are parsed
+   * from the stored text instead. Undefined with a serializer other than JSON: hits parse then.
+   */
+  #pristine (raws: string[], copies: unknown[]): unknown[] | undefined {
+    if (this.options.serializer !== JSON) return undefined
+    for (let i = 0; i < copies.length; i++) if (copies[i] === NOT_PLAIN) copies[i] = JSON.parse(raws[i] as string)
+    return copies
   }
 
   #update (sessionId: string, session: SessionData, snapshot: Snapshot, plan: ExpiryPlan, callback: StoreCallback): void {
@@ -557,14 +668,19 @@ export class RedisStore {
       for (let i = 0; i < sets.length; i += 3) args.push(fieldOf(sets[i] as string), sets[i + 1] as string, sets[i + 2] as string)
     }
     if (dels !== undefined) for (let i = 0; i < dels.length; i += 2) args.push(fieldOf(dels[i] as string), dels[i + 1] as string)
-    this.#cache?.invalidate(sessionId)
-    this.#call(COMMANDS.update, args, (err, reply) => {
-      if (err !== null) { this.#failed(session, err); callback(err); return }
+    const sent = Date.now()
+    const token = this.#beginWrite(sessionId, snapshot.source !== undefined && this.#cache?.current(sessionId) === snapshot.source)
+    // Taken now, not at the reply: the request may still change its objects meanwhile.
+    const written = token === undefined ? undefined : this.#written(snapshot, session, sets, dels, cookieStorable)
+    this.#call(COMMANDS.update, args, (err, reply, tracked) => {
+      if (err !== null) { this.#endWrite(sessionId, token); this.#failed(session, err); callback(err); return }
       const r = reply as unknown[]
       if (r[1] === 'OK') {
-        // Adopt the new version only if nobody else wrote in between: otherwise keys this object did not write are
-        // older than that version, and a second save of it must still compare fingerprints.
-        if (nSet + nDel > 0 && Number(r[2]) === Number(snapshot.version) + 1) snapshot.version = String(r[2])
+        // Nobody else wrote in between: the version moved by our write alone (or not at all, for a TTL refresh).
+        const alone = Number(r[2]) === Number(snapshot.version) + (nSet + nDel > 0 ? 1 : 0)
+        // Adopt the new version only then: otherwise keys this object did not write are older than that version,
+        // and a second save of it must still compare fingerprints.
+        if (alone) snapshot.version = String(r[2])
         const conflicts = Number(r[3])
         if (conflicts > 0) this.stats.conflicts += conflicts
         if (sets !== undefined) {
@@ -584,12 +700,17 @@ export class RedisStore {
         snapshot.maxAgeMs = plan.maxAgeMs
         snapshot.expiresAt = plan.expiresAt
         snapshot.refreshed = true
+        const meta = snapshot.version + ':' + plan.slideMs + ':' + plan.maxAgeMs + ':' + plan.expiresAt
+        snapshot.source = alone && written !== undefined
+          ? this.#endWrite(sessionId, token, tracked, written.keys, written.raws, meta, r[4], sent, written.values)
+          : this.#endWrite(sessionId, token)
         this.#snapshots.set(session, snapshot)
       } else {
+        this.#endWrite(sessionId, token)
         this.#writeStatus(r)
       }
       callback()
-    })
+    }, token !== undefined)
   }
 
   #updateHeader (version: string, plan: ExpiryPlan, nSet: number, nDel: number): string {
@@ -651,11 +772,11 @@ export class RedisStore {
   /** The session a read stands for: its values parsed, its cookie expiry restored, its snapshot attached. */
   #build (
     sessionId: string, keys: string[], raws: string[], values: unknown[], meta: string,
-    pristine: readonly unknown[] | undefined, shared: boolean
+    pristine: readonly unknown[] | undefined, source: CachedSession | undefined
   ): SessionData {
     const data: SessionData = {}
     for (let i = 0; i < keys.length; i++) data[keys[i] as string] = values[i]
-    return this.#loaded(sessionId, keys, raws, data, meta, pristine, shared)
+    return this.#loaded(sessionId, keys, raws, data, meta, pristine, source)
   }
 
   /**
@@ -676,13 +797,13 @@ export class RedisStore {
         hit.values = pristine
       }
     }
-    return this.#build(sessionId, keys, raws, values, hit.meta, pristine, true)
+    return this.#build(sessionId, keys, raws, values, hit.meta, pristine, hit)
   }
 
   /** Finishes a read: restores the cookie expiry and attaches the snapshot `set` will diff against. */
   #loaded (
     sessionId: string, keys: string[], raws: string[], data: SessionData, meta: string,
-    pristine: readonly unknown[] | undefined, shared: boolean
+    pristine: readonly unknown[] | undefined, source: CachedSession | undefined
   ): SessionData {
     // meta: "<version>:<slide>:<maxAge>:<expiresAt>"
     const m1 = meta.indexOf(':')
@@ -701,7 +822,7 @@ export class RedisStore {
     }
     // `data` doubles as the loaded values: @fastify/session copies from it and never writes to it.
     const snapshot = new Snapshot(
-      sessionId, version, keys, raws, data, slideMs, maxAgeMs, expiresAt, this.options.rolling && slideMs > 0, pristine, shared)
+      sessionId, version, keys, raws, data, slideMs, maxAgeMs, expiresAt, this.options.rolling && slideMs > 0, pristine, source)
     data[SNAPSHOT_KEY] = snapshot
     return data
   }
@@ -742,8 +863,10 @@ export class RedisStore {
     return Math.max(1, Math.round(Date.now() + this.#offset + this.options.timeout))
   }
 
-  #call (command: string, args: Array<string | number>, done: Pending['done']): void {
-    const pending: Pending = { command, args, done, deadline: Date.now() + this.options.timeout, sent: false, settled: false }
+  #call (command: string, args: Array<string | number>, done: Pending['done'], tracked = false): void {
+    const pending: Pending = {
+      command, args, done, deadline: Date.now() + this.options.timeout, tracked, sent: false, settled: false
+    }
     if (this.#closed) { this.#settle(pending, new RedisUnavailableError('the store is closed'), undefined); return }
     const status = this.client.status
     if (status === 'end') {
@@ -762,13 +885,53 @@ export class RedisStore {
     this.#waiting.add(pending)
   }
 
+  /**
+   * Runs the operation's script. Like ioredis' own scripts: EVAL the first time on a connection (which loads it into
+   * Redis' script cache), EVALSHA after, and EVAL again after a NOSCRIPT (SCRIPT FLUSH, a restarted Redis). A tracked
+   * operation goes out right behind \`CLIENT CACHING YES\`, which makes Redis track the keys it reads (OPTIN
+   * tracking, see tracking.ts); a NOSCRIPT retry is not tracked, the failed EVALSHA having used up the CACHING YES.
+   */
   #send (pending: Pending): void {
     pending.sent = true
-    const script = this.#scripts[pending.command] as ScriptFn
-    script.apply(this.client, pending.args).then(
-      (reply) => { this.#settle(pending, null, reply as unknown[]) },
-      (err: unknown) => { this.#settle(pending, classify(err), undefined) }
-    )
+    const script = SCRIPT_BY_NAME.get(pending.command) as Script
+    const client = this.client as unknown as CommandClient
+    const stream = client.stream // undefined with a Cluster: EVALSHA, and EVAL after a NOSCRIPT
+    const bySha = stream === undefined || script.loadedOn.has(stream)
+    const onReply = (reply: unknown): void => {
+      if (!bySha && stream !== undefined) script.loadedOn.add(stream)
+      this.#settle(pending, null, reply as unknown[])
+    }
+    const onError = (err: unknown): void => {
+      if (bySha && err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        pending.tracked = false
+        client.eval(script.lua, 1, ...pending.args).then(onReply, (err: unknown) => { this.#settle(pending, classify(err), undefined) })
+        return
+      }
+      this.#settle(pending, classify(err), undefined)
+    }
+    const run = (target: ScriptTarget): unknown => bySha
+      ? target.evalsha(script.sha, 1, ...pending.args)
+      : target.eval(script.lua, 1, ...pending.args)
+    if (!pending.tracked) {
+      (run(client) as Promise<unknown>).then(onReply, onError)
+    } else if (client.options.enableAutoPipelining !== true) {
+      // Both written now, in this order, with nothing in between: ioredis sends a command as soon as it is called.
+      // Corked, they leave in one write(2) instead of two.
+      stream?.cork()
+      client.client('CACHING', 'YES').catch(() => { /* tracking is off again (reconnect): the fill is refused anyway */ })
+      ;(run(client) as Promise<unknown>).then(onReply, onError)
+      stream?.uncork()
+    } else {
+      // With auto-pipelining, ioredis defers EVALSHA but not CLIENT: an explicit pipeline keeps the two adjacent.
+      const pipeline = client.pipeline()
+      pipeline.client('CACHING', 'YES')
+      run(pipeline)
+      pipeline.exec().then((results) => {
+        const [err, reply] = results?.[1] ?? [new Error('the pipeline was discarded'), undefined]
+        if (err !== null) onError(err)
+        else onReply(reply)
+      }, onError)
+    }
   }
 
   #settle (pending: Pending, err: Error | null, reply: unknown[] | undefined): void {
@@ -784,6 +947,7 @@ export class RedisStore {
       reply = undefined
     }
     pending.settled = true
+    const tracked = pending.tracked
     // Replies come back in the order commands were sent, which is the deadline order: release settled entries from
     // the head at once, so finished operations (and the sessions their callbacks hold) are not kept until the sweep.
     const queue = this.#deadlines
@@ -798,7 +962,7 @@ export class RedisStore {
       head = 0
     }
     this.#deadlineHead = head
-    pending.done(err, reply)
+    pending.done(err, reply, tracked)
   }
 
   #armDeadline (ms: number): void {

@@ -1,8 +1,15 @@
 /**
  * Redis server-assisted client-side caching for the session cache (Redis 6+ `CLIENT TRACKING`, RESP2 flavour):
- * the store's client is switched to broadcast tracking of the session prefix, redirected to a second connection of
- * ours that subscribes to `__redis__:invalidate`. Every change to a session key, by any replica (or by hand), reaches
- * that connection as an invalidation message, which evicts the entry.
+ * the store's client is switched to OPTIN tracking with NOLOOP, redirected to a second connection of ours that
+ * subscribes to `__redis__:invalidate`.
+ * - OPTIN: Redis tracks only what the store reads right after `CLIENT CACHING YES` (store.ts sends it in the same
+ *   write as the script), so the app's own commands on a shared client are never tracked.
+ * - Redis then sends one invalidation when a tracked session key changes (another replica's write or logout, an
+ *   edit by hand, an expiry, FLUSHALL), and forgets the key until the store reads it again: every script ends with
+ *   a read, so a key the store holds stays tracked.
+ * - NOLOOP: no invalidation for the store's own writes (Redis 7.0 honours it inside scripts in this mode, not in
+ *   BCAST mode), so a write of ours can refill the cache instead of evicting it. The store evicts locally before
+ *   it writes. The flip side: a change made by hand through the store's own client is not announced to it.
  *
  * The cache is active only while both connections are up and tracking is confirmed: any disconnect of either
  * deactivates (and empties) it, because invalidations may have been lost, and the next `ready` of both re-enables it.
@@ -108,8 +115,8 @@ export class InvalidationTracking {
   }
 
   /**
-   * Turns tracking on for the store's client, redirected to the subscriber. OFF first: Redis refuses to register
-   * the same prefix twice on a connection, and after a subscriber reconnect the redirect id has changed.
+   * Turns tracking on for the store's client, redirected to the subscriber. OFF first: after a subscriber reconnect
+   * the redirect id has changed, and tracking must restart with it.
    */
   readonly #enable = (): void => {
     const id = this.#subscriberId
@@ -117,7 +124,7 @@ export class InvalidationTracking {
     const generation = this.#generation
     const client = this.#client
     client.client('TRACKING', 'OFF').then(() =>
-      client.client('TRACKING', 'ON', 'REDIRECT', id, 'BCAST', 'PREFIX', this.#prefix)
+      client.client('TRACKING', 'ON', 'REDIRECT', id, 'OPTIN', 'NOLOOP')
     ).then(() => {
       // A disconnect while this ran may have lost invalidations: the next `ready` enables again.
       if (generation === this.#generation && !this.#closed) this.#cache.activate()

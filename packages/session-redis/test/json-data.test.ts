@@ -1,9 +1,9 @@
 /**
- * copyJson and sameJson, pure: copies share nothing with the original and keep `__proto__` as data; sameJson says
+ * copyJson, copyPlainJson and sameJson, pure: copies share nothing with the original and keep `__proto__` as data; sameJson says
  * "equal" only when serializing would store the same data, and "cannot tell" (false) for anything not plain JSON.
  */
 import t from 'tap'
-import { copyJson, sameJson } from '../src/json-data.js'
+import { copyJson, copyPlainJson, NOT_PLAIN, sameJson } from '../src/json-data.js'
 
 t.test('copyJson: a deep copy equal to a fresh parse, sharing nothing', async (t) => {
   const text = '{"user":{"id":7,"roles":["a","b"],"nested":{"x":[1,{"y":null}]}},"n":1.5,"s":"é","t":true}'
@@ -25,6 +25,37 @@ t.test('copyJson: an own __proto__ key stays data, as JSON.parse leaves it', asy
   t.equal(({} as Record<string, unknown>).polluted, undefined)
   t.same(Object.keys(copy), ['__proto__', 'a'])
   t.equal(JSON.stringify(copy), JSON.stringify(parsed))
+})
+
+t.test('copyPlainJson: plain data is copied, equal to a serialize-and-parse round trip', async (t) => {
+  const value = { user: { id: 7, roles: ['a', 'b'], nested: { x: [1, { y: null }] } }, n: 1.5, s: 'é', t: true, z: -0 }
+  const copy = copyPlainJson(value) as Record<string, any>
+  t.same(copy, JSON.parse(JSON.stringify(value)))
+  t.ok(Object.is(copy.z, 0), '-0 becomes 0, as in JSON')
+  copy.user.roles.push('c')
+  t.same(value.user.roles, ['a', 'b'], 'sharing nothing')
+  const nullProto = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1 })
+  t.same(copyPlainJson(nullProto), { a: 1 })
+  const own = JSON.parse('{"__proto__":{"polluted":true}}') as Record<string, unknown>
+  t.same(Object.keys(copyPlainJson(own) as object), ['__proto__'], 'an own __proto__ key stays data')
+  t.equal(({} as Record<string, unknown>).polluted, undefined)
+})
+
+t.test('copyPlainJson: NOT_PLAIN for anything JSON would turn into something else', async (t) => {
+  const cases: Array<[string, unknown]> = [
+    ['a Date', { at: new Date(0) }],
+    ['a class instance', { m: new Map() }],
+    ['a toJSON', { v: { toJSON: () => 1 } }],
+    ['undefined inside', { u: undefined }],
+    ['undefined in an array', [1, undefined]],
+    ['a hole in an array', [1, , 3]], // eslint-disable-line no-sparse-arrays
+    ['a function', { f: () => 1 }],
+    ['NaN', { n: Number.NaN }],
+    ['Infinity', [Number.POSITIVE_INFINITY]],
+    ['a bigint', { b: 1n }],
+    ['a symbol', Symbol('s')]
+  ]
+  for (const [name, value] of cases) t.equal(copyPlainJson(value), NOT_PLAIN, name)
 })
 
 t.test('sameJson: equal plain data, key order aside', async (t) => {

@@ -55,7 +55,8 @@ t.test('contract under @fastify/session: rolling × saveUninitialized', async (t
           t.equal(me.body.user, 'ann')
           t.equal(me.cookie !== undefined, rolling, 'Set-Cookie on a read-only request only with rolling')
         })
-        t.equal(counted.client, 1, `a read-only request is one round trip (${counted.names.join(', ')})`)
+        // 0 when the login's write already refilled the client-side cache (once its tracking is on), else 1.
+        t.ok(counted.client <= 1, `a read-only request is at most one round trip (${counted.names.join(', ')})`)
 
         t.equal(await admin.hget(key, '#'), meta, 'a read-only request writes nothing (the read slid the TTL)')
         const missing = await call(url, 'GET', '/me', 'sessionId=' + encodeURIComponent('not-a-signed-id'))
