@@ -16,7 +16,8 @@
  * `clientSideCache: false`, to show what the cache does. A fourth app with @fastify/session's in-memory store (no
  * Redis) runs alongside: the ceiling that any store's ratio here can be read against.
  *
- *   node --import tsx bench/session-store.ts          (from the repo root; BENCH_DURATION=s BENCH_ROUNDS=n to change)
+ *   npm run bench -- session-store   (builds the packages first: the apps run the built package, as users do)
+ *   node --import tsx bench/session-store.ts          (from the repo root, after a build; BENCH_DURATION=s BENCH_ROUNDS=n to change)
  *
  * Everything listens on loopback and stops by itself (about 90 s with the defaults). Prints ratios, never pass/fail. */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
