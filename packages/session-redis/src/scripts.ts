@@ -1,6 +1,7 @@
 /**
- * The Lua scripts behind every store operation, registered with ioredis `defineCommand` (EVALSHA, falling back to
- * EVAL after a Redis restart flushed the script cache). Each operation is one script, so one round trip and atomic.
+ * The Lua scripts behind every store operation, sent by the store itself (EVAL the first time on a connection,
+ * EVALSHA after, EVAL again after a NOSCRIPT: see store.ts). Each operation is one script, so one round trip and
+ * atomic.
  *
  * Layout: one Redis hash per session, `<prefix><id>`, so every script touches exactly one key (Redis Cluster: no
  * CROSSSLOT, no hash tags needed). Fields:
@@ -173,7 +174,7 @@ redis.call('PEXPIRE', key, ARGV[1])
 return { 0, 'OK' }
 `
 
-/** Command names on the client. Versioned, so two package versions sharing a client never swap scripts. */
+/** The store's names for its scripts (Redis knows them by SHA1, so two package versions never swap them). */
 export const COMMANDS = {
   get: 'swySessionGetV3',
   update: 'swySessionUpdateV2',
