@@ -73,6 +73,16 @@ async function assertCaching (t: Test, store: RedisStore, id: string, message: s
   t.equal(store.stats.cacheHits, hits + 1, message)
 }
 
+/** Two stores (two replicas) on one redis-server; `a` has saved session `id` and serves it from its cache. */
+async function twoReplicas (t: Test, id: string, session: SessionData): Promise<{ redis: RedisServer, admin: Redis, a: RedisStore, b: RedisStore }> {
+  const { redis, admin } = await redisWithAdmin(t)
+  const a = await makeStore(t, redis, LONG)
+  const b = await makeStore(t, redis, LONG)
+  await save(a, id, { cookie: cookie(), ...session })
+  await untilCaching(a, id)
+  return { redis, admin, a, b }
+}
+
 /** Runs `change`, then waits for `store` to receive its invalidation. */
 async function changed (store: RedisStore, change: () => Promise<unknown>): Promise<void> {
   const before = store.stats.invalidations
@@ -133,11 +143,7 @@ t.test('saving a session read from the cache: nothing sent when unchanged, an in
 })
 
 t.test('changes made elsewhere are seen by the next read', async (t) => {
-  const { redis, admin } = await redisWithAdmin(t)
-  const a = await makeStore(t, redis, LONG)
-  const b = await makeStore(t, redis, LONG)
-  await save(a, 'x', { cookie: cookie(), user: 'ann', cart: 1 })
-  await untilCaching(a, 'x')
+  const { admin, a, b } = await twoReplicas(t, 'x', { user: 'ann', cart: 1 })
 
   await changed(a, async () => {
     await save(b, 'x', { ...await get(b, 'x'), cart: 2 })
@@ -159,11 +165,7 @@ t.test('changes made elsewhere are seen by the next read', async (t) => {
 })
 
 t.test('a write refills the cache: the next request here needs no read, and later changes are still seen', async (t) => {
-  const { redis, admin } = await redisWithAdmin(t)
-  const a = await makeStore(t, redis, LONG)
-  const b = await makeStore(t, redis, LONG)
-  await save(a, 'w', { cookie: cookie(), user: 'wes', cart: 1 })
-  await untilCaching(a, 'w')
+  const { redis, admin, a, b } = await twoReplicas(t, 'w', { user: 'wes', cart: 1 })
 
   const loaded = await get(a, 'w') as SessionData
   const write = await countCommands(t, redis.url, () => save(a, 'w', { ...loaded, cart: 2 }))
@@ -186,11 +188,7 @@ t.test('a write refills the cache: the next request here needs no read, and late
 })
 
 t.test('a write refills nothing when the session changed after it was loaded', async (t) => {
-  const { redis, admin } = await redisWithAdmin(t)
-  const a = await makeStore(t, redis, LONG)
-  const b = await makeStore(t, redis, LONG)
-  await save(a, 'v', { cookie: cookie(), user: 'vi', n: 1 })
-  await untilCaching(a, 'v')
+  const { redis, admin, a, b } = await twoReplicas(t, 'v', { user: 'vi', n: 1 })
 
   // A write by hand does not move the version: only the evicted entry tells the store it loaded an older session.
   const loaded = await get(a, 'v') as SessionData
