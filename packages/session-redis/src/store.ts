@@ -161,6 +161,9 @@ interface Pending {
   settled: boolean
 }
 
+/** A session as a write leaves it in Redis: keys, stored values and (JSON) parsed values, in parallel arrays. */
+interface Written { keys: string[], raws: string[], values: unknown[] | undefined }
+
 /** A Lua script as sent: EVAL with its source, EVALSHA with its SHA1 once a connection (socket) has run it. */
 interface Script { readonly sha: string, readonly lua: string, readonly loadedOn: WeakSet<object> }
 
@@ -495,19 +498,19 @@ export class RedisStore {
     const token = this.#beginWrite(sessionId, true) // a new id: nobody else can have written it
     const pristine = token === undefined ? undefined : this.#pristine(raws, keys.map((key) => copyPlainJson(values[key])))
     this.#call(COMMANDS.create, args, (err, reply, tracked) => {
-      if (err !== null) { this.#endWrite(sessionId, token); this.#failed(session, err); callback(err); return }
+      if (err !== null) { this.#abandonWrite(sessionId, token); this.#failed(session, err); callback(err); return }
       const r = reply as unknown[]
       if (r[1] === 'OK') {
         const meta = '1:' + plan.slideMs + ':' + plan.maxAgeMs + ':' + plan.expiresAt
-        const source = this.#endWrite(sessionId, token, tracked, keys, raws, meta, r[4], sent, pristine)
+        const source = this.#fillAfterWrite(sessionId, token, tracked, { keys, raws, values: pristine }, meta, r[4], sent)
         this.#snapshots.set(session, new Snapshot(
           sessionId, '1', keys, raws, values, plan.slideMs, plan.maxAgeMs, plan.expiresAt, true, undefined, source))
         callback()
       } else if (r[1] === 'EXISTS') {
-        this.#endWrite(sessionId, token)
+        this.#abandonWrite(sessionId, token)
         callback(new SessionIdConflictError())
       } else {
-        this.#endWrite(sessionId, token)
+        this.#abandonWrite(sessionId, token)
         this.#writeStatus(r)
         callback()
       }
@@ -526,25 +529,27 @@ export class RedisStore {
     return fresh ? cache.begin(sessionId) : undefined
   }
 
+  /** A write that refills nothing ended (failed, refused, or someone else wrote meanwhile). */
+  #abandonWrite (sessionId: string, token: FillToken | undefined): undefined {
+    if (token !== undefined) this.#cache?.abandon(sessionId, token)
+    return undefined
+  }
+
   /**
-   * A write ended. When it succeeded and nobody else wrote the session since this process loaded it, this process
-   * knows the stored session entirely: the cache takes it (keys and raws, as stored after the write; \`meta\` as the
-   * script wrote it), so that the next request here needs no read. Exact because Redis still tracks the key for us:
-   * the script ended with a read, and NOLOOP spares us the invalidation of our own write, while any later write by
-   * someone else is announced. Returns the entry when the cache took it (the arrays are then shared with it).
+   * A write succeeded and nobody else wrote the session since this process loaded it: this process knows the stored
+   * session entirely (\`written\`; \`meta\` as the script wrote it), and the cache takes it, so that the next request
+   * here needs no read. Exact because Redis still tracks the key for us: the script ended with a read, and NOLOOP
+   * spares us the invalidation of our own write, while any later write by someone else is announced. Returns the
+   * entry when the cache took it (the arrays are then shared with it).
    */
-  #endWrite (
-    sessionId: string, token: FillToken | undefined, tracked = false,
-    keys?: string[], raws?: string[], meta?: string, left?: unknown, sent = 0, pristine?: unknown[]
+  #fillAfterWrite (
+    sessionId: string, token: FillToken | undefined, tracked: boolean, written: Written, meta: string, left: unknown, sent: number
   ): CachedSession | undefined {
     const cache = this.#cache
     if (token === undefined || cache === undefined) return undefined
-    if (!tracked || keys === undefined || raws === undefined || meta === undefined || typeof left !== 'number') {
-      cache.abandon(sessionId, token)
-      return undefined
-    }
-    const entry = this.#entry(keys, raws, meta, left, sent)
-    entry.values = pristine
+    if (!tracked || typeof left !== 'number') return this.#abandonWrite(sessionId, token)
+    const entry = this.#entry(written.keys, written.raws, meta, left, sent)
+    entry.values = written.values
     return cache.fill(sessionId, token, entry) ? entry : undefined
   }
 
@@ -554,7 +559,7 @@ export class RedisStore {
    */
   #written (
     snapshot: Snapshot, session: SessionData, sets: string[] | undefined, dels: string[] | undefined, cookie: unknown
-  ): { keys: string[], raws: string[], values: unknown[] | undefined } {
+  ): Written {
     const keys: string[] = []
     const raws: string[] = []
     const valueOf: unknown[] = []
@@ -673,7 +678,7 @@ export class RedisStore {
     // Taken now, not at the reply: the request may still change its objects meanwhile.
     const written = token === undefined ? undefined : this.#written(snapshot, session, sets, dels, cookieStorable)
     this.#call(COMMANDS.update, args, (err, reply, tracked) => {
-      if (err !== null) { this.#endWrite(sessionId, token); this.#failed(session, err); callback(err); return }
+      if (err !== null) { this.#abandonWrite(sessionId, token); this.#failed(session, err); callback(err); return }
       const r = reply as unknown[]
       if (r[1] === 'OK') {
         // Nobody else wrote in between: the version moved by our write alone (or not at all, for a TTL refresh).
@@ -702,11 +707,11 @@ export class RedisStore {
         snapshot.refreshed = true
         const meta = snapshot.version + ':' + plan.slideMs + ':' + plan.maxAgeMs + ':' + plan.expiresAt
         snapshot.source = alone && written !== undefined
-          ? this.#endWrite(sessionId, token, tracked, written.keys, written.raws, meta, r[4], sent, written.values)
-          : this.#endWrite(sessionId, token)
+          ? this.#fillAfterWrite(sessionId, token, tracked, written, meta, r[4], sent)
+          : this.#abandonWrite(sessionId, token)
         this.#snapshots.set(session, snapshot)
       } else {
-        this.#endWrite(sessionId, token)
+        this.#abandonWrite(sessionId, token)
         this.#writeStatus(r)
       }
       callback()
