@@ -978,15 +978,19 @@ export class RedisStore {
   readonly #sweepDeadlines = (): void => {
     this.#deadlineTimer = undefined
     const now = Date.now()
+    let expired: Pending[] | undefined
     for (;;) {
       const head = this.#deadlineHead
       const pending = this.#deadlines[head]
       if (pending === undefined || (!pending.settled && pending.deadline > now)) break
       this.#deadlines[head] = undefined
       this.#deadlineHead = head + 1
-      // Settling runs the caller's callback, which may start new operations: state is re-read on every turn.
-      if (!pending.settled) this.#expire(pending)
+      if (!pending.settled) (expired ??= []).push(pending)
     }
+    // Failed after this turn's poll phase (setImmediate runs after it), not now: after an event-loop stall longer
+    // than \`timeout\` (a CPU-bound request, a long GC), this timer fires before the poll phase has read the replies
+    // that arrived meanwhile, and an operation Redis did answer must not fail as a timeout.
+    if (expired !== undefined) setImmediate(this.#expireAll, expired)
     const queue = this.#deadlines
     if (this.#deadlineHead >= queue.length) {
       queue.length = 0
@@ -1028,6 +1032,11 @@ export class RedisStore {
     } else {
       this.#offset += (sample - this.#offset) / 8
     }
+  }
+
+  readonly #expireAll = (expired: Pending[]): void => {
+    // Settling runs the caller's callback, which may start new operations: each one is checked when its turn comes.
+    for (const pending of expired) if (!pending.settled) this.#expire(pending)
   }
 
   #expire (pending: Pending): void {

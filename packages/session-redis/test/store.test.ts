@@ -261,3 +261,20 @@ t.test('store contract against a real redis-server', async (t) => {
     t.match(resolved, { prefix: 'sess:', ttl: 86_400, timeout: 500, maxSize: 1_048_576, rolling: true, closeClient: false })
   })
 })
+
+t.test('an event-loop stall longer than the timeout does not fail an operation Redis answered meanwhile', async (t) => {
+  const redis = await startRedis(t)
+  const store = new RedisStore({ client: new Redis(redis.url), closeClient: true, timeout: 100, clientSideCache: false })
+  t.teardown(() => store.close())
+  await ok(t, (cb) => { store.set('busy', { cookie: cookie(60_000), user: 'bo' }, cb) })
+
+  const read = once<SessionData>(t, (cb) => { store.get('busy', cb) })
+  // A CPU-bound stretch (a heavy request, a long GC pause): Redis answers meanwhile, but nothing reads the socket
+  // until it ends, and then the deadline timer runs before the poll phase that reads the reply.
+  const until = Date.now() + 300
+  while (Date.now() < until) { /* busy */ }
+  const { err, value } = await read
+  t.error(err, 'the reply that arrived during the stall is used')
+  t.equal(value?.user, 'bo')
+  t.equal(store.stats.timeouts, 0)
+})
