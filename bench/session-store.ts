@@ -290,9 +290,7 @@ async function roundTrips (redisPort: number, url: string, route: Route, cookie:
   const finished = new Promise<void>((resolve) => {
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
       if (args[1] === tag) { done = true; resolve(); return }
-      // CLIENT CACHING YES goes out in one write with the script call it precedes (client-side cache): no round trip.
-      const caching = args[0]?.toLowerCase() === 'client' && args[1]?.toLowerCase() === 'caching'
-      if (!done && source !== 'lua' && !caching) fromClients++
+      if (!done && source !== 'lua') fromClients++
     })
   })
   // MONITOR starts streaming asynchronously: a first marker, then count from zero.

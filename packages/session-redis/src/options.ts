@@ -77,7 +77,8 @@ export interface RedisStoreOptions {
   tombstoneTime?: number
   /**
    * Serve repeated reads of a session from memory, kept exact by Redis' invalidation messages (`CLIENT TRACKING`,
-   * Redis 6+; one extra connection per store). Default on for a standalone or Sentinel client, off for a Cluster
+   * Redis 6+; the store then opens two connections of its own, duplicates of `client`). Default on for a standalone
+   * or Sentinel client, off for a Cluster
    * (where it is not supported). `false` turns it off.
    */
   clientSideCache?: boolean | ClientSideCacheOptions

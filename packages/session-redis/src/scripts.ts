@@ -52,8 +52,8 @@ if now > tonumber(deadline) then return { now, 'LATE' } end
  * With rolling, this read is the session's "touch": `@fastify/session` then saves an unmodified session and the
  * store has nothing left to send, so a read-only request costs this one round trip.
  * With the cache, the read slides only a TTL older than the tolerance (fewer writes, so fewer invalidations sent to
- * other replicas), and ends with a read of the key's PTTL, returned as \`ttl\`: under OPTIN tracking a write of our own
- * takes the key out of this connection's tracking table, and only a read after it puts the key back.
+ * other replicas), and ends with a read of the key's PTTL, returned as \`ttl\`: with tracking, a write of our own takes
+ * the key out of this connection's tracking table (NOLOOP only spares us the message), and a read after it puts it back.
  */
 export const GET_LUA = `
 local key = KEYS[1]

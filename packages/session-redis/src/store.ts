@@ -151,12 +151,9 @@ class Snapshot {
 interface Pending {
   readonly command: string
   readonly args: Array<string | number>
-  /** `tracked`: the reply comes from a run Redis tracked for the client-side cache, so it may fill the cache. */
-  readonly done: (err: Error | null, reply: unknown[] | undefined, tracked: boolean) => void
+  readonly done: (err: Error | null, reply: unknown[] | undefined) => void
   /** Date.now() after which the operation fails. */
   readonly deadline: number
-  /** Sent right after `CLIENT CACHING YES` (client-side cache on), until a NOSCRIPT retry makes it untracked. */
-  tracked: boolean
   sent: boolean
   settled: boolean
 }
@@ -167,24 +164,12 @@ interface Written { keys: string[], raws: string[], values: unknown[] | undefine
 /** A Lua script as sent: EVAL with its source, EVALSHA with its SHA1 once a connection (socket) has run it. */
 interface Script { readonly sha: string, readonly lua: string, readonly loadedOn: WeakSet<object> }
 
-/** Where a script can be sent: the client, or a pipeline of it. */
-interface ScriptTarget {
-  evalsha: (sha: string, numKeys: number, ...args: Array<string | number>) => unknown
-  eval: (lua: string, numKeys: number, ...args: Array<string | number>) => unknown
-}
-
-/** The ioredis commands the store sends; `client` and `pipeline` only with the client-side cache. */
-interface CommandClient extends ScriptTarget {
+/** The ioredis commands the store sends its scripts with. */
+interface ScriptClient {
   evalsha: (sha: string, numKeys: number, ...args: Array<string | number>) => Promise<unknown>
   eval: (lua: string, numKeys: number, ...args: Array<string | number>) => Promise<unknown>
-  client: (subcommand: 'CACHING', mode: 'YES') => Promise<unknown>
-  pipeline: () => ScriptTarget & {
-    client: (subcommand: 'CACHING', mode: 'YES') => unknown
-    exec: () => Promise<Array<[Error | null, unknown]> | null>
-  }
-  options: { enableAutoPipelining?: boolean }
   /** The connection's socket; undefined with a Cluster. */
-  stream?: { cork: () => void, uncork: () => void }
+  stream?: object
 }
 
 const SCRIPT_BY_NAME: ReadonlyMap<string, Script> = new Map(SCRIPTS.map(([name, lua]) =>
@@ -305,6 +290,12 @@ export class RedisStore {
   #offset = 0
   #calibrated = false
   #closed = false
+  /**
+   * The connection the store sends its scripts on: the client itself, or, with the client-side cache, a connection
+   * of the store's own (\`client.duplicate()\`), whose reads Redis tracks (tracking.ts) without touching the app's
+   * commands on the client.
+   */
+  readonly #conn: RedisClient
   /** The client-side cache and what keeps it exact; undefined when the cache is off. */
   readonly #cache: SessionCache | undefined
   readonly #tracking: InvalidationTracking | undefined
@@ -318,15 +309,22 @@ export class RedisStore {
     this.#rollingArg = this.options.rolling ? '1' : '0'
     const cacheOptions = this.options.clientSideCache
     this.#cacheTtlArg = String(cacheOptions?.ttl ?? 0)
-    if (cacheOptions !== undefined) {
-      const cache = new SessionCache(cacheOptions.maxEntries)
-      this.#tracking = InvalidationTracking.attach(
-        this.client as Redis, this.#prefix, cache, this.options.logger, () => { this.stats.invalidations++ })
-      // A second store on the same client runs without a cache: Redis redirects a connection's tracking once.
-      if (this.#tracking !== undefined) this.#cache = cache
+    if (cacheOptions === undefined) {
+      this.#conn = this.client
+    } else {
+      // Connects when the store first needs it (a lazyConnect client's duplicate is lazy too) or at once, as the
+      // client does; reports trouble through the store's own 503s, so its 'error' events need no listener of ours.
+      const conn = (this.client as Redis).duplicate({ connectionName: 'swy-session' })
+      conn.on('error', () => { /* reconnects by itself; operations fail with 503s meanwhile */ })
+      this.#conn = conn
+      this.#cache = new SessionCache(cacheOptions.maxEntries)
+      this.#tracking = new InvalidationTracking(
+        conn, this.#prefix, this.#cache, this.options.logger, () => { this.stats.invalidations++ })
+      // The app closed its client for good (quit, disconnect): our connections must not keep the process alive.
+      this.client.once('end', this.#onClientEnd)
     }
-    this.client.on('ready', this.#onReady)
-    if (this.client.status === 'ready') this.#calibrate()
+    this.#conn.on('ready', this.#onReady)
+    if (this.#conn.status === 'ready') this.#calibrate()
   }
 
   /** `@fastify/session` contract: the session stored under `sessionId`, or `null`. Calls back exactly once. */
@@ -347,7 +345,7 @@ export class RedisStore {
     const args = token === undefined
       ? [this.#prefix + sessionId, this.#rollingArg]
       : [this.#prefix + sessionId, this.#rollingArg, this.#cacheTtlArg]
-    this.#call(COMMANDS.get, args, (err, reply, tracked) => {
+    this.#call(COMMANDS.get, args, (err, reply) => {
       const r = reply as unknown[]
       if (err !== null || r[1] !== 'OK') {
         if (token !== undefined) (cache as SessionCache).abandon(sessionId, token)
@@ -365,8 +363,8 @@ export class RedisStore {
       }
       let source: CachedSession | undefined
       if (token !== undefined) {
-        if (!tracked || r[3] === undefined) {
-          (cache as SessionCache).abandon(sessionId, token) // Redis does not track the key for us: no invalidation would come
+        if (r[3] === undefined) {
+          (cache as SessionCache).abandon(sessionId, token) // a reply of a read sent without the cache's argument
         } else {
           // The arrays go to the cache as they are (the snapshot copies them before its first change); the values
           // are parsed for the cache at its first hit, so a session that is only ever written costs nothing more.
@@ -375,7 +373,7 @@ export class RedisStore {
         }
       }
       callback(null, this.#build(sessionId, read.keys, read.raws, values, read.meta, undefined, source))
-    }, token !== undefined)
+    })
   }
 
   /**
@@ -456,17 +454,24 @@ export class RedisStore {
     })
   }
 
+  readonly #onClientEnd = (): void => {
+    this.#tracking?.close()
+    this.#conn.disconnect()
+  }
+
   /** Stops waiting operations and, with `closeClient: true`, closes the client. Call it from Fastify's `onClose`. */
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.client.off('ready', this.#onReady)
+    this.#conn.off('ready', this.#onReady)
+    this.client.off('end', this.#onClientEnd)
     this.#tracking?.close()
     for (const pending of this.#waiting) this.#settle(pending, new RedisUnavailableError('the store is closed'), undefined)
     this.#waiting.clear()
-    if (this.options.closeClient) {
-      await this.client.quit().catch(() => { /* already closed or disconnected: nothing left to release */ })
-    }
+    const closing: Array<Promise<unknown>> = []
+    if (this.#conn !== this.client) closing.push(quit(this.#conn))
+    if (this.options.closeClient) closing.push(quit(this.client))
+    await Promise.all(closing)
   }
 
   #create (sessionId: string, session: SessionData, plan: ExpiryPlan, callback: StoreCallback): void {
@@ -497,12 +502,12 @@ export class RedisStore {
     const sent = Date.now()
     const token = this.#beginWrite(sessionId, true) // a new id: nobody else can have written it
     const pristine = token === undefined ? undefined : this.#pristine(raws, keys.map((key) => copyPlainJson(values[key])))
-    this.#call(COMMANDS.create, args, (err, reply, tracked) => {
+    this.#call(COMMANDS.create, args, (err, reply) => {
       if (err !== null) { this.#abandonWrite(sessionId, token); this.#failed(session, err); callback(err); return }
       const r = reply as unknown[]
       if (r[1] === 'OK') {
         const meta = '1:' + plan.slideMs + ':' + plan.maxAgeMs + ':' + plan.expiresAt
-        const source = this.#fillAfterWrite(sessionId, token, tracked, { keys, raws, values: pristine }, meta, r[4], sent)
+        const source = this.#fillAfterWrite(sessionId, token, { keys, raws, values: pristine }, meta, r[4], sent)
         this.#snapshots.set(session, new Snapshot(
           sessionId, '1', keys, raws, values, plan.slideMs, plan.maxAgeMs, plan.expiresAt, true, undefined, source))
         callback()
@@ -514,7 +519,7 @@ export class RedisStore {
         this.#writeStatus(r)
         callback()
       }
-    }, token !== undefined)
+    })
   }
 
   /**
@@ -543,11 +548,11 @@ export class RedisStore {
    * entry when the cache took it (the arrays are then shared with it).
    */
   #fillAfterWrite (
-    sessionId: string, token: FillToken | undefined, tracked: boolean, written: Written, meta: string, left: unknown, sent: number
+    sessionId: string, token: FillToken | undefined, written: Written, meta: string, left: unknown, sent: number
   ): CachedSession | undefined {
     const cache = this.#cache
     if (token === undefined || cache === undefined) return undefined
-    if (!tracked || typeof left !== 'number') return this.#abandonWrite(sessionId, token)
+    if (typeof left !== 'number') return this.#abandonWrite(sessionId, token)
     const entry = this.#entry(written.keys, written.raws, meta, left, sent)
     entry.values = written.values
     return cache.fill(sessionId, token, entry) ? entry : undefined
@@ -677,7 +682,7 @@ export class RedisStore {
     const token = this.#beginWrite(sessionId, snapshot.source !== undefined && this.#cache?.current(sessionId) === snapshot.source)
     // Taken now, not at the reply: the request may still change its objects meanwhile.
     const written = token === undefined ? undefined : this.#written(snapshot, session, sets, dels, cookieStorable)
-    this.#call(COMMANDS.update, args, (err, reply, tracked) => {
+    this.#call(COMMANDS.update, args, (err, reply) => {
       if (err !== null) { this.#abandonWrite(sessionId, token); this.#failed(session, err); callback(err); return }
       const r = reply as unknown[]
       if (r[1] === 'OK') {
@@ -707,7 +712,7 @@ export class RedisStore {
         snapshot.refreshed = true
         const meta = snapshot.version + ':' + plan.slideMs + ':' + plan.maxAgeMs + ':' + plan.expiresAt
         snapshot.source = alone && written !== undefined
-          ? this.#fillAfterWrite(sessionId, token, tracked, written, meta, r[4], sent)
+          ? this.#fillAfterWrite(sessionId, token, written, meta, r[4], sent)
           : this.#abandonWrite(sessionId, token)
         this.#snapshots.set(session, snapshot)
       } else {
@@ -715,7 +720,7 @@ export class RedisStore {
         this.#writeStatus(r)
       }
       callback()
-    }, token !== undefined)
+    })
   }
 
   #updateHeader (version: string, plan: ExpiryPlan, nSet: number, nDel: number): string {
@@ -868,12 +873,10 @@ export class RedisStore {
     return Math.max(1, Math.round(Date.now() + this.#offset + this.options.timeout))
   }
 
-  #call (command: string, args: Array<string | number>, done: Pending['done'], tracked = false): void {
-    const pending: Pending = {
-      command, args, done, deadline: Date.now() + this.options.timeout, tracked, sent: false, settled: false
-    }
+  #call (command: string, args: Array<string | number>, done: Pending['done']): void {
+    const pending: Pending = { command, args, done, deadline: Date.now() + this.options.timeout, sent: false, settled: false }
     if (this.#closed) { this.#settle(pending, new RedisUnavailableError('the store is closed'), undefined); return }
-    const status = this.client.status
+    const status = this.#conn.status
     if (status === 'end') {
       this.#settle(pending, new RedisUnavailableError('the Redis client is closed'), undefined)
       return
@@ -886,21 +889,19 @@ export class RedisStore {
     }
     // Not connected: wait for 'ready' ourselves, within the deadline, instead of queueing inside ioredis where the
     // command would outlive its request and be replayed after the reconnect.
-    if (status === 'wait') this.client.connect().catch(() => { /* reported through 'error' and our deadline */ })
+    if (status === 'wait') this.#conn.connect().catch(() => { /* reported through 'error' and our deadline */ })
     this.#waiting.add(pending)
   }
 
   /**
    * Runs the operation's script. Like ioredis' own scripts: EVAL the first time on a connection (which loads it into
-   * Redis' script cache), EVALSHA after, and EVAL again after a NOSCRIPT (SCRIPT FLUSH, a restarted Redis). A tracked
-   * operation goes out right behind \`CLIENT CACHING YES\`, which makes Redis track the keys it reads (OPTIN
-   * tracking, see tracking.ts); a NOSCRIPT retry is not tracked, the failed EVALSHA having used up the CACHING YES.
+   * Redis' script cache), EVALSHA after, and EVAL again after a NOSCRIPT (SCRIPT FLUSH, a restarted Redis).
    */
   #send (pending: Pending): void {
     pending.sent = true
     const script = SCRIPT_BY_NAME.get(pending.command) as Script
-    const client = this.client as unknown as CommandClient
-    const stream = client.stream // undefined with a Cluster: EVALSHA, and EVAL after a NOSCRIPT
+    const conn = this.#conn as unknown as ScriptClient
+    const stream = conn.stream // undefined with a Cluster: EVALSHA, and EVAL after a NOSCRIPT
     const bySha = stream === undefined || script.loadedOn.has(stream)
     const onReply = (reply: unknown): void => {
       if (!bySha && stream !== undefined) script.loadedOn.add(stream)
@@ -908,35 +909,13 @@ export class RedisStore {
     }
     const onError = (err: unknown): void => {
       if (bySha && err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-        pending.tracked = false
-        client.eval(script.lua, 1, ...pending.args).then(onReply, (err: unknown) => { this.#settle(pending, classify(err), undefined) })
+        conn.eval(script.lua, 1, ...pending.args).then(onReply, (err: unknown) => { this.#settle(pending, classify(err), undefined) })
         return
       }
       this.#settle(pending, classify(err), undefined)
     }
-    const run = (target: ScriptTarget): unknown => bySha
-      ? target.evalsha(script.sha, 1, ...pending.args)
-      : target.eval(script.lua, 1, ...pending.args)
-    if (!pending.tracked) {
-      (run(client) as Promise<unknown>).then(onReply, onError)
-    } else if (client.options.enableAutoPipelining !== true) {
-      // Both written now, in this order, with nothing in between: ioredis sends a command as soon as it is called.
-      // Corked, they leave in one write(2) instead of two.
-      stream?.cork()
-      client.client('CACHING', 'YES').catch(() => { /* tracking is off again (reconnect): the fill is refused anyway */ })
-      ;(run(client) as Promise<unknown>).then(onReply, onError)
-      stream?.uncork()
-    } else {
-      // With auto-pipelining, ioredis defers EVALSHA but not CLIENT: an explicit pipeline keeps the two adjacent.
-      const pipeline = client.pipeline()
-      pipeline.client('CACHING', 'YES')
-      run(pipeline)
-      pipeline.exec().then((results) => {
-        const [err, reply] = results?.[1] ?? [new Error('the pipeline was discarded'), undefined]
-        if (err !== null) onError(err)
-        else onReply(reply)
-      }, onError)
-    }
+    const sent = bySha ? conn.evalsha(script.sha, 1, ...pending.args) : conn.eval(script.lua, 1, ...pending.args)
+    sent.then(onReply, onError)
   }
 
   #settle (pending: Pending, err: Error | null, reply: unknown[] | undefined): void {
@@ -952,7 +931,6 @@ export class RedisStore {
       reply = undefined
     }
     pending.settled = true
-    const tracked = pending.tracked
     // Replies come back in the order commands were sent, which is the deadline order: release settled entries from
     // the head at once, so finished operations (and the sessions their callbacks hold) are not kept until the sweep.
     const queue = this.#deadlines
@@ -967,7 +945,7 @@ export class RedisStore {
       head = 0
     }
     this.#deadlineHead = head
-    pending.done(err, reply, tracked)
+    pending.done(err, reply)
   }
 
   #armDeadline (ms: number): void {
@@ -1012,7 +990,7 @@ export class RedisStore {
    */
   #calibrate (): void {
     const sent = Date.now()
-    this.client.time().then((time) => {
+    this.#conn.time().then((time) => {
       const now = Date.now()
       const redisNow = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000)
       // Redis read its clock somewhere between send and reply: assume the middle.
@@ -1044,7 +1022,7 @@ export class RedisStore {
     if (!pending.sent) {
       this.#waiting.delete(pending)
       this.#settle(pending, new RedisUnavailableError(
-        `not connected to Redis within ${this.options.timeout} ms (client status: ${this.client.status})`), undefined)
+        `not connected to Redis within ${this.options.timeout} ms (client status: ${this.#conn.status})`), undefined)
     } else {
       this.#settle(pending, new RedisTimeoutError(this.options.timeout), undefined)
     }
@@ -1057,6 +1035,10 @@ export class RedisStore {
     this.#waiting.clear()
     for (const pending of waiting) if (!pending.settled) this.#send(pending)
   }
+}
+
+async function quit (client: RedisClient): Promise<void> {
+  await client.quit().catch(() => { /* already closed or disconnected: nothing left to release */ })
 }
 
 function classify (err: unknown): Error {

@@ -1,15 +1,13 @@
 /**
  * Redis server-assisted client-side caching for the session cache (Redis 6+ `CLIENT TRACKING`, RESP2 flavour):
- * the store's client is switched to OPTIN tracking with NOLOOP, redirected to a second connection of ours that
- * subscribes to `__redis__:invalidate`.
- * - OPTIN: Redis tracks only what the store reads right after `CLIENT CACHING YES` (store.ts sends it in the same
- *   write as the script), so the app's own commands on a shared client are never tracked.
- * - Redis then sends one invalidation when a tracked session key changes (another replica's write or logout, an
- *   edit by hand, an expiry, FLUSHALL), and forgets the key until the store reads it again: every script ends with
- *   a read, so a key the store holds stays tracked.
+ * the store's own connection (store.ts; the app's client is left alone) is switched to tracking with NOLOOP,
+ * redirected to a second connection of ours that subscribes to `__redis__:invalidate`.
+ * - Redis remembers every session key the store reads on that connection, sends one invalidation when the key then
+ *   changes (another replica's write or logout, an edit by hand, an expiry, FLUSHALL), and forgets the key until it
+ *   is read again: every script of the store ends with a read, so a key the store holds stays tracked.
  * - NOLOOP: no invalidation for the store's own writes (Redis 7.0 honours it inside scripts in this mode, not in
  *   BCAST mode), so a write of ours can refill the cache instead of evicting it. The store evicts locally before
- *   it writes. The flip side: a change made by hand through the store's own client is not announced to it.
+ *   it writes.
  *
  * The cache is active only while both connections are up and tracking is confirmed: any disconnect of either
  * deactivates (and empties) it, because invalidations may have been lost, and the next `ready` of both re-enables it.
@@ -20,9 +18,6 @@ import type { SessionCache } from './session-cache.js'
 import type { StoreLogger } from './options.js'
 
 const CHANNEL = '__redis__:invalidate'
-
-/** Clients whose tracking a store already redirects: Redis allows one redirect per connection. */
-const tracked = new WeakSet<Redis>()
 
 export class InvalidationTracking {
   readonly #client: Redis
@@ -39,14 +34,8 @@ export class InvalidationTracking {
   #warned = false
   #closed = false
 
-  /** Returns undefined when `client` already has a tracking store (the second store runs without a cache). */
-  static attach (client: Redis, prefix: string, cache: SessionCache, logger: StoreLogger, onInvalidate: () => void): InvalidationTracking | undefined {
-    if (tracked.has(client)) return undefined
-    tracked.add(client)
-    return new InvalidationTracking(client, prefix, cache, logger, onInvalidate)
-  }
-
-  private constructor (client: Redis, prefix: string, cache: SessionCache, logger: StoreLogger, onInvalidate: () => void) {
+  /** `client`: the store's own connection, whose reads are tracked. */
+  constructor (client: Redis, prefix: string, cache: SessionCache, logger: StoreLogger, onInvalidate: () => void) {
     this.#client = client
     this.#cache = cache
     this.#prefix = (client.options.keyPrefix ?? '') + prefix
@@ -74,7 +63,6 @@ export class InvalidationTracking {
     if (this.#closed) return
     this.#closed = true
     this.#deactivate()
-    tracked.delete(this.#client)
     this.#client.off('ready', this.#onClientReady)
     this.#client.off('close', this.#deactivate)
     this.#client.off('end', this.#onClientEnd)
@@ -124,7 +112,7 @@ export class InvalidationTracking {
     const generation = this.#generation
     const client = this.#client
     client.client('TRACKING', 'OFF').then(() =>
-      client.client('TRACKING', 'ON', 'REDIRECT', id, 'OPTIN', 'NOLOOP')
+      client.client('TRACKING', 'ON', 'REDIRECT', id, 'NOLOOP')
     ).then(() => {
       // A disconnect while this ran may have lost invalidations: the next `ready` enables again.
       if (generation === this.#generation && !this.#closed) this.#cache.activate()

@@ -169,7 +169,7 @@ t.test('a write refills the cache: the next request here needs no read, and late
 
   const loaded = await get(a, 'w') as SessionData
   const write = await countCommands(t, redis.url, () => save(a, 'w', { ...loaded, cart: 2 }))
-  t.same([write.client, write.caching], [1, 1], `the write: one round trip (${write.names.join(', ')})`)
+  t.equal(write.client, 1, `the write: one round trip (${write.names.join(', ')})`)
   const read = await countCommands(t, redis.url, async () => { t.equal((await get(a, 'w'))?.cart, 2) })
   t.equal(read.client, 0, 'the next read is a hit')
 
@@ -208,7 +208,7 @@ t.test('a write refills nothing when the session changed after it was loaded', a
   t.same([session?.m, session?.n], [1, 3], 'a write on another replica in between: both changes')
 })
 
-t.test('after a script cache flush, the EVAL retry is not tracked and fills nothing', async (t) => {
+t.test('after a script cache flush, the EVAL retry is tracked like any read, and the cache stays exact', async (t) => {
   const { redis, admin } = await redisWithAdmin(t)
   const store = await makeStore(t, redis, LONG)
   await save(store, 'f', { cookie: cookie(), user: 'flo', x: 0 })
@@ -217,32 +217,36 @@ t.test('after a script cache flush, the EVAL retry is not tracked and fills noth
   await changed(store, () => admin.hset('sess:f', 'x', '1'))
 
   const retried = await countCommands(t, redis.url, async () => { t.equal((await get(store, 'f'))?.x, 1) })
-  t.same(retried.names, ['client caching', 'evalsha', 'eval'], 'NOSCRIPT, then EVAL')
-  // The failed EVALSHA used up CLIENT CACHING YES: Redis does not track the key for us, and would not announce this.
-  await admin.hset('sess:f', 'x', '2')
-  t.equal((await get(store, 'f'))?.x, 2, 'the next read goes to Redis')
-  await assertCaching(t, store, 'f2', 'and caching goes on')
+  t.same(retried.names, ['evalsha', 'eval'], 'NOSCRIPT, then EVAL')
+  const hit = await countCommands(t, redis.url, async () => { t.equal((await get(store, 'f'))?.x, 1) })
+  t.equal(hit.client, 0, 'the retried read filled the cache')
+  await changed(store, () => admin.hset('sess:f', 'x', '2'))
+  t.equal((await get(store, 'f'))?.x, 2, 'and a change after it is announced')
 })
 
-t.test('an auto-pipelining client: CLIENT CACHING stays next to its script', async (t) => {
+t.test('the app\'s own commands on the client: never tracked, and a second store on it has a cache of its own', async (t) => {
   const { redis, admin } = await redisWithAdmin(t)
   const client = new Redis(redis.url, { enableAutoPipelining: true })
   t.teardown(() => { client.disconnect() })
-  const store = await makeStore(t, redis, LONG, client)
-  await save(store, 'p', { cookie: cookie(), user: 'pia' })
-  await untilCaching(store, 'p')
-  await changed(store, () => admin.hset('sess:p', 'user', '"pam"'))
+  const first = await makeStore(t, redis, LONG, client)
+  const second = await makeStore(t, redis, { prefix: 'two:', ...LONG }, client)
+  await save(first, 'p', { cookie: cookie(), user: 'pia' })
+  await untilCaching(first, 'p')
+  await save(second, 'q', { cookie: cookie(), user: 'quin' })
+  await untilCaching(second, 'q')
 
-  // The app's own command, queued first in the same tick: without an explicit pipeline it would go out between
-  // CLIENT CACHING YES (never auto-pipelined) and the script (auto-pipelined), and be tracked instead of ours.
-  const counted = await countCommands(t, redis.url, async () => {
-    const [, session] = await Promise.all([client.get('app:unrelated'), get(store, 'p')])
-    t.equal(session?.user, 'pam')
+  // The store talks to Redis on connections of its own: the app's reads on its client are not tracked, and a
+  // change the app makes through its client is announced like any other.
+  await client.set('app:k', '1')
+  await client.get('app:k')
+  const before = first.stats.invalidations
+  await changed(first, async () => {
+    await admin.set('app:k', '2')
+    await client.hset('sess:p', 'user', '"pam"')
   })
-  t.equal(counted.caching, 1, `tracked (${counted.names.join(', ')})`)
-  t.equal((await get(store, 'p'))?.user, 'pam')
-  await changed(store, () => admin.hset('sess:p', 'user', '"pat"'))
-  t.equal((await get(store, 'p'))?.user, 'pat', 'and exact')
+  t.equal((await get(first, 'p'))?.user, 'pam', 'a change made through the app\'s client')
+  t.equal(first.stats.invalidations, before + 1, 'and nothing for the app\'s own key')
+  t.equal((await get(second, 'q'))?.user, 'quin')
 })
 
 t.test('the session prefix and ioredis keyPrefix: only our keys, found under their full names', async (t) => {
@@ -299,7 +303,7 @@ t.test('a Redis restart: no cached answer while it is down, caching again after'
   await assertCaching(t, store, 'd2', 'the cache turned itself back on')
 })
 
-t.test('off: clientSideCache false, a Cluster client, a second store on the same client', async (t) => {
+t.test('off: clientSideCache false, a Cluster client', async (t) => {
   const redis = await startRedis(t)
   const off = await makeStore(t, redis, { clientSideCache: false })
   await save(off, 'o', { cookie: cookie(), user: 'oz' })
@@ -308,17 +312,6 @@ t.test('off: clientSideCache false, a Cluster client, a second store on the same
   })
   t.equal(counted.client, 3, 'every read is a round trip')
   t.equal(off.stats.cacheHits, 0)
-
-  const client = new Redis(redis.url)
-  t.teardown(() => { client.disconnect() })
-  const first = await makeStore(t, redis, {}, client)
-  const second = await makeStore(t, redis, { prefix: 'two:' }, client)
-  await save(first, 'f', { cookie: cookie(), user: 'fi' })
-  await untilCaching(first, 'f')
-  await save(second, 's', { cookie: cookie(), user: 'si' })
-  await get(second, 's')
-  await get(second, 's')
-  t.equal(second.stats.cacheHits, 0, 'the second store on a client runs without a cache (one redirect per connection)')
 
   const cluster = new Cluster([{ host: '127.0.0.1', port: redis.port }], { lazyConnect: true })
   t.teardown(() => { cluster.disconnect() })
@@ -342,27 +335,43 @@ t.test('invalid clientSideCache options name the option', async (t) => {
   }
 })
 
-t.test('a lazyConnect client: no connection of ours until the client connects', async (t) => {
+t.test('a lazyConnect client: no connection of ours until the store is first used', async (t) => {
   const { redis, admin } = await redisWithAdmin(t)
   const client = new Redis(redis.url, { lazyConnect: true })
   const store = await makeStore(t, redis, LONG, client)
   t.teardown(() => { client.disconnect() })
   const listed = async (): Promise<boolean> => await invalidationConnectionListed(admin)
   await admin.ping() // a round trip after the store was built: a connection it had opened would be listed by now
-  t.equal(await listed(), false, 'nothing opened while the client has not connected')
-  await client.connect()
-  await waitFor(listed, { timeout: 5000, message: 'the invalidation connection after the client connected' })
-  await assertCaching(t, store, 'l', 'and the cache works from there')
+  t.equal(await listed(), false, 'nothing opened before the store is used')
+  t.equal(client.status, 'wait', 'nor the app\'s client')
+  await assertCaching(t, store, 'l', 'the first use connects, and the cache works from there')
+  t.ok(await listed(), 'the invalidation connection is open')
 })
 
-t.test('close() closes the invalidation connection', async (t) => {
+t.test('close() closes the store\'s two connections, and leaves the app\'s client open', async (t) => {
   const { redis, admin } = await redisWithAdmin(t)
-  const store = await makeStore(t, redis)
+  const client = new Redis(redis.url)
+  t.teardown(() => { client.disconnect() })
+  const store = await makeStore(t, redis, {}, client)
   await save(store, 'c', { cookie: cookie(), user: 'cat' })
   await untilCaching(store, 'c')
-  const listed = async (): Promise<boolean> => await invalidationConnectionListed(admin)
-  t.equal(await listed(), true, 'one connection of ours while running')
+  const ours = async (): Promise<string[]> => (await admin.client('LIST') as string).split('\n')
+    .map((line) => /name=(swy-session\S*)/.exec(line)?.[1]).filter((name): name is string => name !== undefined).sort()
+  t.same(await ours(), ['swy-session', 'swy-session-invalidations'], 'commands and invalidations, while running')
   await store.close()
-  await waitFor(async () => !(await listed()), { timeout: 5000, message: 'the invalidation connection closing' })
-  t.equal(await listed(), false, 'gone after close()')
+  await waitFor(async () => (await ours()).length === 0, { timeout: 5000, message: 'our connections closing' })
+  t.equal(client.status, 'ready', 'the app\'s client is the app\'s to close')
+})
+
+t.test('the app closing its client closes our connections too', async (t) => {
+  const { redis, admin } = await redisWithAdmin(t)
+  const client = new Redis(redis.url)
+  const store = await makeStore(t, redis, {}, client)
+  await save(store, 'e', { cookie: cookie(), user: 'eve' })
+  await untilCaching(store, 'e')
+  await client.quit()
+  await waitFor(async () => !(await admin.client('LIST') as string).includes('name=swy-session'), {
+    timeout: 5000, message: 'our connections closing after the client'
+  })
+  await t.rejects(get(store, 'e'), { statusCode: 503, message: /^Session store/ }, 'and the store answers 503 from then on')
 })
