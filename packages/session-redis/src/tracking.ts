@@ -41,7 +41,7 @@ export class InvalidationTracking {
     this.#prefix = (client.options.keyPrefix ?? '') + prefix
     this.#logger = logger
     this.#onInvalidate = onInvalidate
-    // Same server and options as the store's client; we subscribe again ourselves after a reconnect, once we know
+    // Same server and options as the store's connection; we subscribe again ourselves after a reconnect, once we know
     // the connection's new id, and nothing is queued while it is down.
     this.#subscriber = client.duplicate({
       lazyConnect: true, autoResubscribe: false, enableOfflineQueue: false, connectionName: 'swy-session-invalidations'
@@ -52,7 +52,7 @@ export class InvalidationTracking {
     this.#subscriber.on('close', this.#onSubscriberClose)
     client.on('ready', this.#onClientReady)
     client.on('close', this.#deactivate)
-    // The store's client was closed for good (quit, disconnect): the subscriber must not keep the process alive.
+    // The store's connection was closed for good (close(), or the app's client ended): the subscriber must not keep the process alive.
     client.on('end', this.#onClientEnd)
     // Connect only once the client has: a `lazyConnect` client that never connects opens no connection of ours.
     if (client.status === 'ready') this.#onClientReady()
@@ -103,7 +103,7 @@ export class InvalidationTracking {
   }
 
   /**
-   * Turns tracking on for the store's client, redirected to the subscriber. OFF first: after a subscriber reconnect
+   * Turns tracking on for the store's connection, redirected to the subscriber. OFF first: after a subscriber reconnect
    * the redirect id has changed, and tracking must restart with it.
    */
   readonly #enable = (): void => {
