@@ -52,9 +52,10 @@ export class InvalidationTracking {
     this.#subscriber.on('close', this.#onSubscriberClose)
     client.on('ready', this.#onClientReady)
     client.on('close', this.#deactivate)
-    // The store's connection was closed for good (close(), or the app's client ended): the subscriber must not keep the process alive.
+    // The store's connection was closed for good (close(), or the app's client ended): the subscriber must not keep
+    // the process alive.
     client.on('end', this.#onClientEnd)
-    // Connect only once the client has: a `lazyConnect` client that never connects opens no connection of ours.
+    // Connect only once the store's connection has: a store never used opens no connection for invalidations.
     if (client.status === 'ready') this.#onClientReady()
   }
 
