@@ -312,8 +312,8 @@ export class RedisStore {
     if (cacheOptions === undefined) {
       this.#conn = this.client
     } else {
-      // Connects when the store first needs it (a lazyConnect client's duplicate is lazy too) or at once, as the
-      // client does; reports trouble through the store's own 503s, so its 'error' events need no listener of ours.
+      // Connects at once, as the client does, or when the store first needs it (a lazyConnect client's duplicate is
+      // lazy too). Its trouble reaches requests as the store's 503s; the listener only keeps ioredis from logging it.
       const conn = (this.client as Redis).duplicate({ connectionName: 'swy-session' })
       conn.on('error', () => { /* reconnects by itself; operations fail with 503s meanwhile */ })
       this.#conn = conn
@@ -454,12 +454,16 @@ export class RedisStore {
     })
   }
 
+  /** The app's client ended: close ours too (see the constructor). */
   readonly #onClientEnd = (): void => {
     this.#tracking?.close()
     this.#conn.disconnect()
   }
 
-  /** Stops waiting operations and, with `closeClient: true`, closes the client. Call it from Fastify's `onClose`. */
+  /**
+   * Stops waiting operations, closes the store's own connections and, with `closeClient: true`, the client. Call it
+   * from Fastify's `onClose`.
+   */
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
