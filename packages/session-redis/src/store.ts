@@ -184,17 +184,13 @@ function fieldOf (key: string): string {
   return key.charCodeAt(0) === HASH ? '#' + key : key
 }
 
-/** Whether `triples` ([key, value, fingerprint, …]: the keys an update sets) lists `key`. */
-function hasSet (triples: string[] | undefined, key: string): boolean {
-  if (triples === undefined) return false
-  for (let i = 0; i < triples.length; i += 3) if (triples[i] === key) return true
-  return false
-}
-
-/** Whether `pairs` ([key, fingerprint, key, fingerprint, …]) already lists `key`. */
-function hasKey (pairs: string[] | undefined, key: string): boolean {
-  if (pairs === undefined) return false
-  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === key) return true
+/**
+ * Whether a flat list of records, each `stride` long and starting with its key, lists `key`: the keys an update
+ * sets ([key, value, fingerprint, …], stride 3) or deletes ([key, fingerprint, …], stride 2).
+ */
+function hasKey (records: string[] | undefined, stride: number, key: string): boolean {
+  if (records === undefined) return false
+  for (let i = 0; i < records.length; i += stride) if (records[i] === key) return true
   return false
 }
 
@@ -574,7 +570,7 @@ export class RedisStore {
     const valueOf: unknown[] = []
     for (let i = 0; i < snapshot.keys.length; i++) {
       const key = snapshot.keys[i] as string
-      if (hasSet(sets, key) || hasKey(dels, key)) continue
+      if (hasKey(sets, 3, key) || hasKey(dels, 2, key)) continue
       keys.push(key)
       raws.push(snapshot.raws[i] as string)
       const pristine = snapshot.pristine?.[i]
@@ -645,7 +641,7 @@ export class RedisStore {
     if (present + (dels === undefined ? 0 : dels.length / 2) < snapshot.keys.length) {
       for (let i = 0; i < snapshot.keys.length; i++) {
         const key = snapshot.keys[i] as string
-        if (session[key] === undefined && !hasKey(dels, key)) (dels ??= []).push(key, fingerprint(snapshot.raws[i]))
+        if (session[key] === undefined && !hasKey(dels, 2, key)) (dels ??= []).push(key, fingerprint(snapshot.raws[i]))
       }
     }
 

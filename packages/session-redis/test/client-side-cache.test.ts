@@ -34,9 +34,10 @@ async function redisWithAdmin (t: Test): Promise<{ redis: RedisServer, admin: Re
   return { redis, admin }
 }
 
-/** Whether the store's invalidation connection shows in CLIENT LIST. */
-async function invalidationConnectionListed (admin: Redis): Promise<boolean> {
-  return (await admin.client('LIST') as string).includes('name=swy-session-invalidations')
+/** The names of the store's connections in CLIENT LIST (`swy-session`, `swy-session-invalidations`), sorted. */
+async function ourConnections (admin: Redis): Promise<string[]> {
+  return (await admin.client('LIST') as string).split('\n')
+    .map((line) => /name=(swy-session\S*)/.exec(line)?.[1]).filter((name): name is string => name !== undefined).sort()
 }
 
 /** A store on its own client, closed (with the client) when the test ends. */
@@ -340,7 +341,7 @@ t.test('a lazyConnect client: no connection of ours until the store is first use
   const client = new Redis(redis.url, { lazyConnect: true })
   const store = await makeStore(t, redis, LONG, client)
   t.teardown(() => { client.disconnect() })
-  const listed = async (): Promise<boolean> => await invalidationConnectionListed(admin)
+  const listed = async (): Promise<boolean> => (await ourConnections(admin)).includes('swy-session-invalidations')
   await admin.ping() // a round trip after the store was built: a connection it had opened would be listed by now
   t.equal(await listed(), false, 'nothing opened before the store is used')
   t.equal(client.status, 'wait', 'nor the app\'s client')
@@ -355,11 +356,9 @@ t.test('close() closes the store\'s two connections, and leaves the app\'s clien
   const store = await makeStore(t, redis, {}, client)
   await save(store, 'c', { cookie: cookie(), user: 'cat' })
   await untilCaching(store, 'c')
-  const ours = async (): Promise<string[]> => (await admin.client('LIST') as string).split('\n')
-    .map((line) => /name=(swy-session\S*)/.exec(line)?.[1]).filter((name): name is string => name !== undefined).sort()
-  t.same(await ours(), ['swy-session', 'swy-session-invalidations'], 'commands and invalidations, while running')
+  t.same(await ourConnections(admin), ['swy-session', 'swy-session-invalidations'], 'commands and invalidations, while running')
   await store.close()
-  await waitFor(async () => (await ours()).length === 0, { timeout: 5000, message: 'our connections closing' })
+  await waitFor(async () => (await ourConnections(admin)).length === 0, { timeout: 5000, message: 'our connections closing' })
   t.equal(client.status, 'ready', 'the app\'s client is the app\'s to close')
 })
 
@@ -370,7 +369,7 @@ t.test('the app closing its client closes our connections too', async (t) => {
   await save(store, 'e', { cookie: cookie(), user: 'eve' })
   await untilCaching(store, 'e')
   await client.quit()
-  await waitFor(async () => !(await admin.client('LIST') as string).includes('name=swy-session'), {
+  await waitFor(async () => (await ourConnections(admin)).length === 0, {
     timeout: 5000, message: 'our connections closing after the client'
   })
   await t.rejects(get(store, 'e'), { statusCode: 503, message: /^Session store/ }, 'and the store answers 503 from then on')
