@@ -38,7 +38,10 @@ export const DEFAULT_CACHE_MAX_ENTRIES = 10_000
 
 /** Options of the client-side cache (node-redis' `clientSideCache` names). */
 export interface ClientSideCacheOptions {
-  /** Milliseconds a session read from Redis may be served from memory. Default 500. */
+  /**
+   * Milliseconds after which a cached session is read again (in the background: hits go on being served meanwhile,
+   * for `timeout` at most), counted from when Redis last slid its TTL. Default 500.
+   */
   ttl?: number
   /** Sessions kept. Default 10 000. */
   maxEntries?: number

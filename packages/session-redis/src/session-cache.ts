@@ -20,12 +20,17 @@ export interface CachedSession {
   values: readonly unknown[] | undefined
   /** The stored metadata field (`<version>:<slide>:<maxAge>:<expiresAt>`). */
   readonly meta: string
-  /** Epoch ms until which a hit may serve it. */
+  /** Epoch ms from which a hit should have it read again (`beginRefresh`), while still serving it. */
+  readonly refreshAt: number
+  /** Epoch ms until which a hit may serve it: never past the key's own expiry, nor long past `refreshAt`. */
   readonly validUntil: number
 }
 
-/** Handed out by `begin()`; only the latest one for a session may fill it. */
+/** Handed out by `begin()` and `beginRead()`; only the latest one for a session may fill it. */
 export type FillToken = object
+
+/** What a token stands for: reads may share one, a write never does. */
+interface Token { readonly read: boolean }
 
 export class SessionCache {
   readonly maxEntries: number
@@ -49,7 +54,7 @@ export class SessionCache {
     this.clear()
   }
 
-  /** The session, if cached and still valid at `now`. */
+  /** The session, if cached and still valid at `now`; the caller starts its refresh once `now` reaches `refreshAt`. */
   lookup (id: string, now: number): CachedSession | undefined {
     if (!this.#active) return undefined
     const entry = this.#entries.get(id)
@@ -68,14 +73,47 @@ export class SessionCache {
   }
 
   /**
-   * A read of `id`, or a write of ours that may refill it, is about to be sent: returns the token its fill will need
-   * (undefined when the cache is off). It revokes earlier tokens, so that only the latest operation fills. The
-   * operation must end in `fill` or `abandon`.
+   * A write of ours that may refill `id` is about to be sent: returns the token its fill will need (undefined when the
+   * cache is off). It revokes earlier tokens, so that no read sent before the write fills. The operation must end in
+   * `fill` or `abandon`.
    */
   begin (id: string): FillToken | undefined {
+    return this.#begin(id, false)
+  }
+
+  /**
+   * A read of `id` is about to be sent: like `begin`, except that it joins a read already in flight. Nothing that
+   * changes the key can come between two reads of one connection without revoking their token (an invalidation, or a
+   * write of ours, which takes a token of its own), so whichever reply comes first may fill for both. With a token
+   * per read, each read revoked the one before: concurrent requests for one session kept missing until a read came
+   * back with no other sent after it.
+   */
+  beginRead (id: string): FillToken | undefined {
+    const pending = this.#pending.get(id) as Token | undefined
+    if (pending?.read === true && this.#active) {
+      this.#entries.delete(id)
+      return pending
+    }
+    return this.#begin(id, true)
+  }
+
+  /**
+   * A hit found the entry due for `refreshAt`: the token for one read that refills it while it goes on being served
+   * (stale-while-revalidate), or undefined when the cache is off or a read or write of `id` is already on its way.
+   * Unlike `beginRead`, the entry stays; anything that would make it wrong (an invalidation, a write of ours) drops it
+   * as always, and so does `abandon` with this token.
+   */
+  beginRefresh (id: string): FillToken | undefined {
+    if (!this.#active || this.#pending.has(id)) return undefined
+    const token: Token = { read: true }
+    this.#pending.set(id, token)
+    return token
+  }
+
+  #begin (id: string, read: boolean): FillToken | undefined {
     if (!this.#active) return undefined
     this.#entries.delete(id)
-    const token = {}
+    const token: Token = { read }
     this.#pending.set(id, token)
     return token
   }
@@ -94,9 +132,14 @@ export class SessionCache {
     return true
   }
 
-  /** The read holding `token` ended without anything to cache (an error, a missing session). */
+  /**
+   * The operation holding `token` ended without anything to cache (an error, a missing session). An entry still held
+   * for `id` is the one a refresh was for, and its read failed: it goes too, so the next request asks Redis itself.
+   */
   abandon (id: string, token: FillToken): void {
-    if (this.#pending.get(id) === token) this.#pending.delete(id)
+    if (this.#pending.get(id) !== token) return
+    this.#pending.delete(id)
+    this.#entries.delete(id)
   }
 
   /** Redis said `id` changed, or this process is about to write it: its entry and in-flight reads are stale. */

@@ -194,6 +194,12 @@ function hasKey (records: string[] | undefined, stride: number, key: string): bo
   return false
 }
 
+function sameStrings (a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 function isPrimitive (value: unknown): boolean {
   const type = typeof value
   return value === null || type === 'string' || type === 'number' || type === 'boolean'
@@ -295,7 +301,11 @@ export class RedisStore {
   /** The client-side cache and what keeps it exact; undefined when the cache is off. */
   readonly #cache: SessionCache | undefined
   readonly #tracking: InvalidationTracking | undefined
-  /** ARGV[2] of a cached read: the TTL tolerance, as the cache's ttl. */
+  /**
+   * ARGV[2] of a cached read: the TTL tolerance, half the cache's ttl. A read slides a TTL older than that, so the
+   * entry it fills is valid for at least ttl / 2. With the whole ttl as tolerance, a read made just before the TTL
+   * came due slid nothing and filled an entry valid for the few milliseconds left: every request missed until then.
+   */
   readonly #cacheTtlArg: string
 
   constructor (options: RedisStoreOptions) {
@@ -304,7 +314,7 @@ export class RedisStore {
     this.#prefix = this.options.prefix
     this.#rollingArg = this.options.rolling ? '1' : '0'
     const cacheOptions = this.options.clientSideCache
-    this.#cacheTtlArg = String(cacheOptions?.ttl ?? 0)
+    this.#cacheTtlArg = String(Math.floor((cacheOptions?.ttl ?? 0) / 2))
     if (cacheOptions === undefined) {
       this.#conn = this.client
     } else {
@@ -333,10 +343,12 @@ export class RedisStore {
       const hit = cache.lookup(sessionId, sent)
       if (hit !== undefined) {
         this.stats.cacheHits++
+        // Sent before this request can write: its write then revokes the refresh, and refills the cache itself.
+        if (sent >= hit.refreshAt) this.#refresh(sessionId, hit, sent)
         callback(null, this.#fromCache(sessionId, hit))
         return
       }
-      token = cache.begin(sessionId)
+      token = cache.beginRead(sessionId)
     }
     const args = token === undefined
       ? [this.#prefix + sessionId, this.#rollingArg]
@@ -373,18 +385,46 @@ export class RedisStore {
   }
 
   /**
-   * How long a read may be served from the cache. A rolling session: until `ttl` after its TTL was last slid (the
-   * remaining PTTL tells when, measured from when the read was sent: an early estimate); any other: `ttl` after the
-   * read. Never beyond the key's own expiry.
+   * Stale-while-revalidate (nginx's `proxy_cache_use_stale updating` with `proxy_cache_background_update`): the
+   * entry is due, for its TTL slide or because `ttl` passed since the read, yet no invalidation came, so it still
+   * holds the session as stored. One read slides the TTL and refills the entry in the background, while requests go
+   * on being served from it; that read's failure drops the entry, so the next request asks Redis itself. Before, a
+   * due entry was dropped, and every request for the session until a read came back paid a round trip of its own.
+   */
+  #refresh (sessionId: string, stale: CachedSession, sent: number): void {
+    const cache = this.#cache as SessionCache
+    const token = cache.beginRefresh(sessionId)
+    if (token === undefined) return // a read or a write of this session is already on its way
+    this.#call(COMMANDS.get, [this.#prefix + sessionId, this.#rollingArg, this.#cacheTtlArg], (err, reply) => {
+      const r = reply as unknown[]
+      const read = err === null && r[1] === 'OK' && r[3] !== undefined ? this.#split(sessionId, r[2] as string) : null
+      // Changed data (a write whose invalidation is still on its way) must parse, as on any read.
+      const same = read !== null && sameStrings(read.keys, stale.keys) && sameStrings(read.raws, stale.raws)
+      if (read === null || (!same && this.#parseAll(sessionId, read.keys, read.raws) === null)) {
+        cache.abandon(sessionId, token)
+        return
+      }
+      const entry = this.#entry(read.keys, read.raws, read.meta, Number(r[3]), sent)
+      if (same) entry.values = stale.values
+      cache.fill(sessionId, token, entry)
+    })
+  }
+
+  /**
+   * How long a read may be served from the cache. A rolling session is due for a refresh `ttl` after its TTL was
+   * last slid (the remaining PTTL tells when, measured from when the read was sent: an early estimate); any other,
+   * `ttl` after the read. It is served while its refresh travels, for `timeout` at most (the refresh has failed by
+   * then), and never beyond the key's own expiry.
    */
   #entry (keys: string[], raws: string[], meta: string, left: number, sent: number): CachedSession {
     const ttl = (this.options.clientSideCache as { ttl: number }).ttl
     const m1 = meta.indexOf(':')
     const slideMs = this.options.rolling ? Number(meta.slice(m1 + 1, meta.indexOf(':', m1 + 1))) || 0 : 0
-    let validUntil = slideMs > 0 ? sent - (slideMs - left) + ttl : sent + ttl
+    let refreshAt = slideMs > 0 ? sent - (slideMs - left) + ttl : sent + ttl
+    if (sent + ttl < refreshAt) refreshAt = sent + ttl
+    let validUntil = refreshAt + this.options.timeout
     if (left >= 0 && sent + left < validUntil) validUntil = sent + left
-    if (sent + ttl < validUntil) validUntil = sent + ttl
-    return { keys, raws, values: undefined, meta, validUntil }
+    return { keys, raws, values: undefined, meta, refreshAt, validUntil }
   }
 
   /**

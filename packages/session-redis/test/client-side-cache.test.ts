@@ -287,6 +287,29 @@ t.test('a rolling read slides a stale TTL in its round trip, and that read is ca
   t.equal((await get(store, 's'))?.user, 'sid', 'and a change after the slide is still announced')
 })
 
+t.test('a due entry is still served at once, while one read in the background slides the TTL and refills it', async (t) => {
+  const { redis, admin } = await redisWithAdmin(t)
+  // Due 200 ms after its TTL was slid; served while its refresh travels for up to `timeout` (generous here).
+  const store = await makeStore(t, redis, { clientSideCache: { ttl: 200 }, timeout: 20_000 })
+  await save(store, 'd', { cookie: cookie(), user: 'dan' })
+  await untilCaching(store, 'd')
+  await waitFor(async () => await admin.pttl('sess:d') < 59_000, { timeout: 5000, message: 'the TTL to age by 1 s' })
+
+  const hits = store.stats.cacheHits
+  const counted = await countCommands(t, redis.url, async () => {
+    for (let i = 0; i < 5; i++) {
+      let answered: SessionData | null | undefined
+      store.get('d', (err, session) => { t.error(err); answered = session })
+      t.equal(answered?.user, 'dan', `request ${i + 1} is answered from memory, with no wait`)
+    }
+    await waitFor(async () => await admin.pttl('sess:d') > 59_500, { timeout: 5000, message: 'the refresh to slide the TTL' })
+  })
+  t.equal(store.stats.cacheHits, hits + 5)
+  t.equal(counted.names.filter((name) => name.startsWith('eval')).length, 1, `one read for the five (${counted.names.join(', ')})`)
+  await changed(store, () => admin.hset('sess:d', 'user', '"dee"'))
+  t.equal((await get(store, 'd'))?.user, 'dee', 'the refilled entry is tracked: a later change is still announced')
+})
+
 t.test('a Redis restart: no cached answer while it is down, caching again after', async (t) => {
   const redis = await startRedis(t)
   const store = await makeStore(t, redis, { timeout: 300, ...LONG })
