@@ -26,11 +26,8 @@ export interface CachedSession {
   readonly validUntil: number
 }
 
-/** Handed out by `begin()` and `beginRead()`; only the latest one for a session may fill it. */
+/** Handed out by `begin()` and `beginRefresh()`; only the latest one for a session may fill it. */
 export type FillToken = object
-
-/** What a token stands for: reads may share one, a write never does. */
-interface Token { readonly read: boolean }
 
 export class SessionCache {
   readonly maxEntries: number
@@ -73,47 +70,35 @@ export class SessionCache {
   }
 
   /**
-   * A write of ours that may refill `id` is about to be sent: returns the token its fill will need (undefined when the
-   * cache is off). It revokes earlier tokens, so that no read sent before the write fills. The operation must end in
-   * `fill` or `abandon`.
+   * A read of `id`, or a write of ours that may refill it, is about to be sent: returns the token its fill will need
+   * (undefined when the cache is off). It revokes earlier tokens, so that only the latest operation fills. The
+   * operation must end in `fill` or `abandon`.
    */
   begin (id: string): FillToken | undefined {
-    return this.#begin(id, false)
+    if (!this.#active) return undefined
+    this.#entries.delete(id)
+    const token = {}
+    this.#pending.set(id, token)
+    return token
   }
 
   /**
-   * A read of `id` is about to be sent: like `begin`, except that it joins a read already in flight. Nothing that
-   * changes the key can come between two reads of one connection without revoking their token (an invalidation, or a
-   * write of ours, which takes a token of its own), so whichever reply comes first may fill for both. With a token
-   * per read, each read revoked the one before: concurrent requests for one session kept missing until a read came
-   * back with no other sent after it.
+   * A read or write of `id` that may fill the cache is on its way: a request that misses now can wait for it rather
+   * than send a read of its own.
    */
-  beginRead (id: string): FillToken | undefined {
-    const pending = this.#pending.get(id) as Token | undefined
-    if (pending?.read === true && this.#active) {
-      this.#entries.delete(id)
-      return pending
-    }
-    return this.#begin(id, true)
+  inFlight (id: string): boolean {
+    return this.#active && this.#pending.has(id)
   }
 
   /**
    * A hit found the entry due for `refreshAt`: the token for one read that refills it while it goes on being served
    * (stale-while-revalidate), or undefined when the cache is off or a read or write of `id` is already on its way.
-   * Unlike `beginRead`, the entry stays; anything that would make it wrong (an invalidation, a write of ours) drops it
+   * Unlike `begin`, it keeps the entry; anything that would make it wrong (an invalidation, a write of ours) drops it
    * as always, and so does `abandon` with this token.
    */
   beginRefresh (id: string): FillToken | undefined {
     if (!this.#active || this.#pending.has(id)) return undefined
-    const token: Token = { read: true }
-    this.#pending.set(id, token)
-    return token
-  }
-
-  #begin (id: string, read: boolean): FillToken | undefined {
-    if (!this.#active) return undefined
-    this.#entries.delete(id)
-    const token: Token = { read }
+    const token = {}
     this.#pending.set(id, token)
     return token
   }

@@ -281,6 +281,8 @@ export class RedisStore {
   readonly #failures = new WeakMap<object, { err: Error, at: number }>()
   /** Operations waiting for the client to become ready (never queued inside ioredis). */
   readonly #waiting = new Set<Pending>()
+  /** Requests waiting for a read or write of their session already on its way (`#join`), by session id. */
+  readonly #joined = new Map<string, GetCallback[]>()
   /**
    * Operations in deadline order. Every operation gets the same `timeout`, so creation order is deadline order and
    * one timer for the oldest replaces a timer per operation; settled entries are skipped when the sweep reaches them.
@@ -348,12 +350,13 @@ export class RedisStore {
         callback(null, this.#fromCache(sessionId, hit))
         return
       }
-      token = cache.beginRead(sessionId)
+      if (cache.inFlight(sessionId)) { this.#join(sessionId, callback); return }
+      token = cache.begin(sessionId)
     }
     const args = token === undefined
       ? [this.#prefix + sessionId, this.#rollingArg]
       : [this.#prefix + sessionId, this.#rollingArg, this.#cacheTtlArg]
-    this.#call(COMMANDS.get, args, (err, reply) => {
+    this.#call(COMMANDS.get, args, this.#thenRelease(sessionId, token, (err, reply) => {
       const r = reply as unknown[]
       if (err !== null || r[1] !== 'OK') {
         if (token !== undefined) (cache as SessionCache).abandon(sessionId, token)
@@ -381,7 +384,43 @@ export class RedisStore {
         }
       }
       callback(null, this.#build(sessionId, read.keys, read.raws, values, read.meta, undefined, source))
-    })
+    }))
+  }
+
+  /**
+   * A miss while a read or a refilling write of the session is on its way (requests of one user arriving together,
+   * or the next one while its write travels): wait for that operation and be served from the entry it leaves, rather
+   * than send a read that Redis would answer right after it. The wait ends with that operation, within its deadline.
+   */
+  #join (sessionId: string, callback: GetCallback): void {
+    const waiting = this.#joined.get(sessionId)
+    if (waiting === undefined) this.#joined.set(sessionId, [callback])
+    else waiting.push(callback)
+  }
+
+  /** `done`, then the release of the requests that waited on the operation: only one holding a token is waited on. */
+  #thenRelease (sessionId: string, token: FillToken | undefined, done: Pending['done']): Pending['done'] {
+    if (token === undefined) return done
+    return (err, reply) => {
+      done(err, reply)
+      this.#release(sessionId, err)
+    }
+  }
+
+  /**
+   * An operation of `sessionId` ended: the requests that waited on it are served from the entry it left, or wait for
+   * the next one, or send a read of their own (`get` again). Redis being unavailable fails them at once, as their own
+   * read would have.
+   */
+  #release (sessionId: string, err: Error | null): void {
+    const waiting = this.#joined.get(sessionId)
+    if (waiting === undefined) return
+    this.#joined.delete(sessionId)
+    const unavailable = err instanceof RedisUnavailableError
+    for (const callback of waiting) {
+      if (unavailable) callback(err)
+      else this.get(sessionId, callback)
+    }
   }
 
   /**
@@ -395,7 +434,7 @@ export class RedisStore {
     const cache = this.#cache as SessionCache
     const token = cache.beginRefresh(sessionId)
     if (token === undefined) return // a read or a write of this session is already on its way
-    this.#call(COMMANDS.get, [this.#prefix + sessionId, this.#rollingArg, this.#cacheTtlArg], (err, reply) => {
+    this.#call(COMMANDS.get, [this.#prefix + sessionId, this.#rollingArg, this.#cacheTtlArg], this.#thenRelease(sessionId, token, (err, reply) => {
       const r = reply as unknown[]
       const read = err === null && r[1] === 'OK' && r[3] !== undefined ? this.#split(sessionId, r[2] as string) : null
       // Changed data (a write whose invalidation is still on its way) must parse, as on any read.
@@ -407,7 +446,7 @@ export class RedisStore {
       const entry = this.#entry(read.keys, read.raws, read.meta, Number(r[3]), sent)
       if (same) entry.values = stale.values
       cache.fill(sessionId, token, entry)
-    })
+    }))
   }
 
   /**
@@ -542,7 +581,7 @@ export class RedisStore {
     const sent = Date.now()
     const token = this.#beginWrite(sessionId, true) // a new id: nobody else can have written it
     const pristine = token === undefined ? undefined : this.#pristine(raws, keys.map((key) => copyPlainJson(values[key])))
-    this.#call(COMMANDS.create, args, (err, reply) => {
+    this.#call(COMMANDS.create, args, this.#thenRelease(sessionId, token, (err, reply) => {
       if (err !== null) { this.#abandonWrite(sessionId, token); this.#failed(session, err); callback(err); return }
       const r = reply as unknown[]
       if (r[1] === 'OK') {
@@ -559,7 +598,7 @@ export class RedisStore {
         this.#writeStatus(r)
         callback()
       }
-    })
+    }))
   }
 
   /**
@@ -722,7 +761,7 @@ export class RedisStore {
     const token = this.#beginWrite(sessionId, snapshot.source !== undefined && this.#cache?.current(sessionId) === snapshot.source)
     // Taken now, not at the reply: the request may still change its objects meanwhile.
     const written = token === undefined ? undefined : this.#written(snapshot, session, sets, dels, cookieStorable)
-    this.#call(COMMANDS.update, args, (err, reply) => {
+    this.#call(COMMANDS.update, args, this.#thenRelease(sessionId, token, (err, reply) => {
       if (err !== null) { this.#abandonWrite(sessionId, token); this.#failed(session, err); callback(err); return }
       const r = reply as unknown[]
       if (r[1] === 'OK') {
@@ -760,7 +799,7 @@ export class RedisStore {
         this.#writeStatus(r)
       }
       callback()
-    })
+    }))
   }
 
   #updateHeader (version: string, plan: ExpiryPlan, nSet: number, nDel: number): string {

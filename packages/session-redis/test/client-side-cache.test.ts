@@ -310,6 +310,63 @@ t.test('a due entry is still served at once, while one read in the background sl
   t.equal((await get(store, 'd'))?.user, 'dee', 'the refilled entry is tracked: a later change is still announced')
 })
 
+t.test('requests for a session that miss together wait for one read, and are served from what it leaves', async (t) => {
+  const { redis, admin } = await redisWithAdmin(t)
+  const store = await makeStore(t, redis, LONG)
+  await save(store, 'j', { cookie: cookie(), user: 'jo' })
+  await untilCaching(store, 'j')
+  await changed(store, () => admin.hset('sess:j', 'user', '"jay"')) // the entry is gone
+
+  const hits = store.stats.cacheHits
+  const counted = await countCommands(t, redis.url, async () => {
+    const users = await Promise.all(Array.from({ length: 5 }, async () => (await get(store, 'j'))?.user))
+    t.same(users, ['jay', 'jay', 'jay', 'jay', 'jay'])
+  })
+  t.equal(counted.client, 1, `one read for the five (${counted.names.join(', ')})`)
+  t.equal(store.stats.cacheHits, hits + 4, 'the four that waited were served from its fill')
+})
+
+t.test('a request that misses while our write of its session travels waits for the write\'s refill, with no read', async (t) => {
+  const { redis } = await redisWithAdmin(t)
+  const store = await makeStore(t, redis, LONG)
+  await save(store, 'k', { cookie: cookie(), user: 'kim', n: 1 })
+  await untilCaching(store, 'k')
+
+  const counted = await countCommands(t, redis.url, async () => {
+    const writing = save(store, 'k', { ...await get(store, 'k'), n: 2 })
+    // The write took the entry away as it was sent: this read would have gone to Redis, queued behind the write.
+    const [, read] = await Promise.all([writing, get(store, 'k')])
+    t.equal(read?.n, 2, 'it sees the write')
+  })
+  t.equal(counted.client, 1, `the write alone (${counted.names.join(', ')})`)
+})
+
+t.test('requests that waited on a read that timed out get its 503 at once, not after a read of their own', async (t) => {
+  const { redis, admin } = await redisWithAdmin(t)
+  const store = await makeStore(t, redis, { ...LONG, timeout: 300 })
+  await save(store, 'z', { cookie: cookie(), user: 'zed' })
+  await untilCaching(store, 'z')
+  await changed(store, () => admin.hset('sess:z', 'user', '"zoe"'))
+  redis.freeze()
+  t.teardown(() => { redis.thaw() })
+
+  const codes: string[] = []
+  let answeredWithFirst = 0
+  await new Promise<void>((resolve) => {
+    for (let i = 0; i < 5; i++) {
+      store.get('z', (err) => {
+        codes.push((err as { code?: string } | undefined)?.code ?? 'none')
+        if (codes.length === 1) setImmediate(() => { answeredWithFirst = codes.length })
+        if (codes.length === 5) resolve()
+      })
+    }
+  })
+  await new Promise((resolve) => setImmediate(resolve))
+  redis.thaw()
+  t.same(codes, Array(5).fill('SWY_SESSION_REDIS_TIMEOUT'))
+  t.equal(answeredWithFirst, 5, 'the four that waited were answered together with the read they waited on')
+})
+
 t.test('a Redis restart: no cached answer while it is down, caching again after', async (t) => {
   const redis = await startRedis(t)
   const store = await makeStore(t, redis, { timeout: 300, ...LONG })

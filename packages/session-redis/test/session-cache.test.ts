@@ -27,48 +27,42 @@ t.test('a fill is served until validUntil, then dropped', async (t) => {
 
 t.test('an invalidation revokes the read in flight: its reply is not cached', async (t) => {
   const cache = active()
-  const token = cache.beginRead('a') as object
+  const token = cache.begin('a') as object
   cache.invalidate('a') // another replica wrote while our read travelled
   t.equal(cache.fill('a', token, entry('1:0:0:0', 9e15)), false)
   t.equal(cache.lookup('a', 0), undefined)
 })
 
-t.test('reads in flight share a token: the first reply fills, the later ones find it taken', async (t) => {
+t.test('only the latest read fills: an earlier reply predates whatever came between', async (t) => {
   const cache = active()
-  const first = cache.beginRead('a') as object
-  const second = cache.beginRead('a') as object
-  t.equal(second, first, 'a read joins the read already in flight')
-  t.equal(cache.fill('a', first, entry('1:0:0:0', 9e15)), true, 'the first reply fills')
-  t.equal(cache.fill('a', second, entry('1:0:0:0', 9e15)), false, 'a token fills once')
-  t.equal(cache.lookup('a', 0)?.meta, '1:0:0:0')
-  t.not(cache.beginRead('a'), first, 'a read after the fill takes a new token')
-})
-
-t.test('a read never joins a write: a write revokes the reads before it, and a read after it takes its own token', async (t) => {
-  const cache = active()
-  const read = cache.beginRead('a') as object
-  const write = cache.begin('a') as object
-  t.equal(cache.fill('a', read, entry('1:0:0:0', 9e15)), false, 'the reply of a read sent before the write is refused')
-  const after = cache.beginRead('a') as object
-  t.not(after, write, 'a read does not share the write\'s token')
-  t.equal(cache.fill('a', write, entry('2:0:0:0', 9e15)), false, 'the read sent after the write revoked it')
-  t.equal(cache.fill('a', after, entry('2:0:0:0', 9e15)), true)
+  const first = cache.begin('a') as object
+  const second = cache.begin('a') as object
+  t.equal(cache.fill('a', first, entry('1:0:0:0', 9e15)), false, 'the older read is refused')
+  t.equal(cache.fill('a', second, entry('2:0:0:0', 9e15)), true)
   t.equal(cache.lookup('a', 0)?.meta, '2:0:0:0')
+  t.equal(cache.fill('a', second, entry('3:0:0:0', 9e15)), false, 'a token fills once')
 })
 
-t.test('an invalidation between two reads separates them: only the read sent after it fills', async (t) => {
+t.test('in flight: from begin to its fill or abandon, and not once an invalidation revoked it', async (t) => {
   const cache = active()
-  const before = cache.beginRead('a') as object
+  t.equal(cache.inFlight('a'), false)
+  const read = cache.begin('a') as object
+  t.equal(cache.inFlight('a'), true, 'a request that misses now can wait for this read')
+  cache.fill('a', read, entry('1:0:0:0', 9e15))
+  t.equal(cache.inFlight('a'), false)
+  cache.abandon('a', cache.begin('a') as object)
+  t.equal(cache.inFlight('a'), false, 'abandoned')
+  cache.begin('a')
   cache.invalidate('a')
-  const after = cache.beginRead('a') as object
-  t.not(after, before)
-  t.equal(cache.fill('a', before, entry('1:0:0:0', 9e15)), false)
-  t.equal(cache.fill('a', after, entry('2:0:0:0', 9e15)), true)
+  t.equal(cache.inFlight('a'), false, 'revoked: its reply will fill nothing, so nothing to wait for')
+  cache.begin('b')
+  cache.deactivate()
+  t.equal(cache.inFlight('b'), false, 'an inactive cache has nothing in flight')
 })
 
 t.test('a refresh keeps serving the due entry until its read fills the new one', async (t) => {
   const cache = active()
-  cache.fill('a', cache.beginRead('a') as object, entry('1:0:0:0', 2000, 1000))
+  cache.fill('a', cache.begin('a') as object, entry('1:0:0:0', 2000, 1000))
   t.equal(cache.lookup('a', 1500)?.meta, '1:0:0:0', 'due at 1000, still served until 2000')
   const token = cache.beginRefresh('a') as object
   t.ok(token)
@@ -81,18 +75,18 @@ t.test('a refresh keeps serving the due entry until its read fills the new one',
 
 t.test('a refresh that fails drops the entry; one revoked by a write or an invalidation fills nothing', async (t) => {
   const cache = active()
-  cache.fill('a', cache.beginRead('a') as object, entry('1:0:0:0', 9e15, 0))
+  cache.fill('a', cache.begin('a') as object, entry('1:0:0:0', 9e15, 0))
   cache.abandon('a', cache.beginRefresh('a') as object)
   t.equal(cache.lookup('a', 1), undefined, 'a failed refresh: the next request asks Redis')
 
-  cache.fill('b', cache.beginRead('b') as object, entry('1:0:0:0', 9e15, 0))
+  cache.fill('b', cache.begin('b') as object, entry('1:0:0:0', 9e15, 0))
   const refresh = cache.beginRefresh('b') as object
   const write = cache.begin('b') as object
   t.equal(cache.lookup('b', 1), undefined, 'a write of ours drops the entry at once')
   t.equal(cache.fill('b', refresh, entry('1:0:0:0', 9e15)), false, 'the refresh sent before the write fills nothing')
   t.equal(cache.fill('b', write, entry('2:0:0:0', 9e15)), true)
 
-  cache.fill('c', cache.beginRead('c') as object, entry('1:0:0:0', 9e15, 0))
+  cache.fill('c', cache.begin('c') as object, entry('1:0:0:0', 9e15, 0))
   const revoked = cache.beginRefresh('c') as object
   cache.invalidate('c')
   t.equal(cache.fill('c', revoked, entry('1:0:0:0', 9e15)), false)
@@ -102,7 +96,7 @@ t.test('a refresh that fails drops the entry; one revoked by a write or an inval
 t.test('a write of our own (invalidate before sending) drops the entry and revokes reads', async (t) => {
   const cache = active()
   cache.fill('a', cache.begin('a') as object, entry('1:0:0:0', 9e15))
-  const reading = cache.beginRead('b') as object
+  const reading = cache.begin('b') as object
   cache.invalidate('a')
   cache.invalidate('b')
   t.equal(cache.lookup('a', 0), undefined)
@@ -123,13 +117,12 @@ t.test('abandon releases only its own token', async (t) => {
 t.test('deactivate forgets everything and refuses fills of reads sent before', async (t) => {
   const cache = active()
   cache.fill('a', cache.begin('a') as object, entry('1:0:0:0', 9e15))
-  const inFlight = cache.beginRead('b') as object
+  const inFlight = cache.begin('b') as object
   cache.deactivate()
   t.equal(cache.active, false)
   t.equal(cache.size, 0)
   t.equal(cache.lookup('a', 0), undefined)
-  t.equal(cache.beginRead('c'), undefined, 'no token while inactive: the read goes to Redis uncached')
-  t.equal(cache.begin('c'), undefined, 'nor for a write')
+  t.equal(cache.begin('c'), undefined, 'no token while inactive: the read goes to Redis uncached')
   t.equal(cache.beginRefresh('c'), undefined, 'nor for a refresh')
   cache.activate()
   t.equal(cache.fill('b', inFlight, entry('1:0:0:0', 9e15)), false, 'a read from before the gap is not cached')
@@ -139,7 +132,7 @@ t.test('deactivate forgets everything and refuses fills of reads sent before', a
 t.test('clear (FLUSHALL) drops entries and revokes reads in flight', async (t) => {
   const cache = active()
   cache.fill('a', cache.begin('a') as object, entry('1:0:0:0', 9e15))
-  const inFlight = cache.beginRead('b') as object
+  const inFlight = cache.begin('b') as object
   cache.clear()
   t.equal(cache.active, true, 'still active: invalidations keep arriving')
   t.equal(cache.lookup('a', 0), undefined)
