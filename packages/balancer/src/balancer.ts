@@ -12,6 +12,7 @@ import type { FailureKind } from './retry/retry-policy.js'
 import { Upstream, UpstreamFlag } from './upstream/upstream.js'
 import { type SetChange, UpstreamSet } from './upstream/upstream-set.js'
 import type { Clock } from './util/clock.js'
+import { LoopDelayMeter } from './util/loop-delay.js'
 import type { Random } from './util/random.js'
 
 /** The subset of a pino/Fastify logger the engine uses. */
@@ -60,14 +61,16 @@ export interface UpstreamStats {
 
 const NO_UPSTREAMS: readonly Upstream[] = []
 
-/** The decay window of the latency estimates the algorithm reads, or 0 when it reads none. */
-function latencyDecayOf (options: ResolvedOptions): number {
-  if (options.algorithm === 'peak-ewma') return (options.algorithmOptions as ResolvedPeakEwmaOptions).decayTime
+/** The peak-EWMA options when the algorithm reads latency estimates (itself, or as sticky's base), else null. */
+function peakEwmaOf (options: ResolvedOptions): Pick<ResolvedPeakEwmaOptions, 'decayTime' | 'excludeEventLoopDelay'> | null {
+  if (options.algorithm === 'peak-ewma') return options.algorithmOptions as ResolvedPeakEwmaOptions
   if (options.algorithm === 'sticky') {
     const sticky = options.algorithmOptions as ResolvedStickyOptions
-    if (sticky.base === 'peak-ewma') return (sticky.baseOptions as ResolvedPeakEwmaOptions | undefined)?.decayTime ?? DEFAULT_DECAY_TIME
+    if (sticky.base === 'peak-ewma') {
+      return (sticky.baseOptions as ResolvedPeakEwmaOptions | undefined) ?? { decayTime: DEFAULT_DECAY_TIME, excludeEventLoopDelay: true }
+    }
   }
-  return 0
+  return null
 }
 
 export class Balancer {
@@ -81,6 +84,8 @@ export class Balancer {
   readonly sticky: StickyPicker | null
   /** The consistent-hash key source when `algorithm: 'consistent-hash'`: the plugin hashes each request. */
   readonly hashKey: ResolvedConsistentHashOptions['hashKey'] | null
+  /** Peak-EWMA: the gateway's event-loop delay, left out of latency samples; null when not wanted. */
+  private readonly loopDelay: LoopDelayMeter | null
   /** Peak-EWMA decay window in ms when the algorithm reads latencies; 0 = latencies are not tracked. */
   private readonly latencyDecay: number
   /** The picker wants to hear about in-flight changes (least-connections, consistent-hash bounded loads). */
@@ -99,7 +104,9 @@ export class Balancer {
     this.picker = buildPicker(options.algorithm, { random: deps.random, clock: deps.clock }, options.algorithmOptions)
     this.sticky = this.picker instanceof StickyPicker ? this.picker : null
     this.hashKey = options.algorithm === 'consistent-hash' ? (options.algorithmOptions as ResolvedConsistentHashOptions).hashKey : null
-    this.latencyDecay = latencyDecayOf(options)
+    const peakEwma = peakEwmaOf(options)
+    this.latencyDecay = peakEwma?.decayTime ?? 0
+    this.loopDelay = peakEwma?.excludeEventLoopDelay === true ? new LoopDelayMeter(deps.clock) : null
     this.notifyInFlight = this.picker.inFlightChanged !== undefined
     this.picker.refresh(this.set.eligible)
     this.set.onChange((change) => { this.onSetChange(change) })
@@ -257,16 +264,27 @@ export class Balancer {
   }
 
   /**
-   * An attempt ended: `success` once its response body is done (or the response is passed on with a
-   * non-retryable status), a failure kind when it failed. `latency` is milliseconds to response headers.
+   * The gateway's event-loop delay so far, in ms (`LoopDelayMeter`): the dispatcher reads it when an attempt starts
+   * and when its response headers arrive, and passes the difference to `attemptFinished` as `stalled`. 0 when the
+   * algorithm reads no latencies or `peakEwma.excludeEventLoopDelay` is off.
    */
-  attemptFinished (upstream: Upstream, outcome: AttemptOutcome, latency: number, status = 0, retryAfterMs = 0): void {
+  loopDelayNow (): number {
+    return this.loopDelay === null ? 0 : this.loopDelay.now()
+  }
+
+  /**
+   * An attempt ended: `success` once its response body is done (or the response is passed on with a
+   * non-retryable status), a failure kind when it failed. `latency` is milliseconds to response headers, `stalled`
+   * the part of it the gateway's own event loop spent blocked: peak-EWMA leaves that out of its sample.
+   */
+  attemptFinished (upstream: Upstream, outcome: AttemptOutcome, latency: number, status = 0, retryAfterMs = 0, stalled = 0): void {
     upstream.inFlight--
     if (this.notifyInFlight) this.picker.inFlightChanged!(upstream)
     if (this.latencyDecay !== 0) {
+      const own = this.loopDelay === null ? latency : latency > stalled ? latency - stalled : 0
       // Peak-EWMA: a failure counts as a slow answer, so an upstream that fails fast never looks fastest.
-      if (outcome === 'success') observeLatency(upstream, latency, this.deps.clock.now(), this.latencyDecay)
-      else observeFailure(upstream, latency, this.deps.clock.now(), this.latencyDecay)
+      if (outcome === 'success') observeLatency(upstream, own, this.deps.clock.now(), this.latencyDecay)
+      else observeFailure(upstream, own, this.deps.clock.now(), this.latencyDecay)
     }
     this.resilience.record(upstream, outcome, status, retryAfterMs)
     if (outcome !== 'success') upstream.failures++
@@ -304,7 +322,10 @@ export class Balancer {
   }
 
   /** Stops everything the engine runs (timers of health checks, ejection windows). */
-  close (): void { this.resilience.close() }
+  close (): void {
+    this.resilience.close()
+    this.loopDelay?.close()
+  }
 
   private lastResort (tried: readonly Upstream[]): Upstream | undefined {
     // First an available upstream the eligible list left out: a backup idling while the primaries still count

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
 import { request } from 'undici'
@@ -74,6 +76,30 @@ t.test('p2c, least-connections and peak-ewma send little to a slow backend; roun
   for (const algorithm of ['p2c', 'least-connections', 'peak-ewma']) {
     t.ok(shares[algorithm]! < 0.15, `${algorithm}: ${(shares[algorithm]! * 100).toFixed(1)} % to the slow backend`)
   }
+})
+
+t.test('peak-ewma leaves a stall of the gateway\'s event loop out of the upstream\'s latency', async (t) => {
+  // A backend in the gateway's own process: it answers 20 ms after the request arrives, but blocks the whole event
+  // loop for 300 ms first, so the gateway reads that answer about 300 ms after sending the request.
+  const backend = createServer((_req, res) => {
+    setTimeout(() => { res.end('ok') }, 20)
+    const until = performance.now() + 300
+    while (performance.now() < until) { /* the gateway's loop is blocked */ }
+  })
+  await new Promise<void>((resolve) => { backend.listen(0, '127.0.0.1', resolve) })
+  t.teardown(() => { backend.close() })
+  const url = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`
+  const measured: Record<string, number> = {}
+  for (const exclude of [true, false]) {
+    const gateway = await startGateway(t, (app) => app.register(balancer, {
+      upstreams: [url], algorithm: 'peak-ewma', peakEwma: { excludeEventLoopDelay: exclude }
+    }))
+    const res = await request(gateway.url)
+    t.equal(await res.body.text(), 'ok')
+    measured[String(exclude)] = gateway.app.balancer.upstreams[0]!.latencyEwma
+  }
+  t.ok(measured.false! >= 300, `counted as the upstream's: ${measured.false!.toFixed(1)} ms`)
+  t.ok(measured.true! < 150, `left out (the default): ${measured.true!.toFixed(1)} ms`)
 })
 
 t.test('least-connections keeps in-flight counts balanced under concurrent load', async (t) => {

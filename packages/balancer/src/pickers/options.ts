@@ -42,6 +42,12 @@ export interface PeakEwmaOptions {
   decayTime?: number
   /** Latency assumed for an upstream with no sample yet, ms. Default 1. */
   defaultLatency?: number
+  /**
+   * Subtract from each latency sample the time the gateway's own event loop was blocked during the attempt (a GC
+   * pause, a heavy request, CPU shared with other processes), so that a stall of the gateway is not taken for a peak
+   * of every upstream. Default true.
+   */
+  excludeEventLoopDelay?: boolean
 }
 
 export interface ConsistentHashOptions {
@@ -78,7 +84,11 @@ export interface StickyOptions {
 }
 
 export interface ResolvedP2cOptions { readonly choiceCount: number, readonly activeRequestBias: number }
-export interface ResolvedPeakEwmaOptions { readonly decayTime: number, readonly defaultLatency: number }
+export interface ResolvedPeakEwmaOptions {
+  readonly decayTime: number
+  readonly defaultLatency: number
+  readonly excludeEventLoopDelay: boolean
+}
 export interface ResolvedConsistentHashOptions {
   readonly hashKey: HashKeySource
   readonly tableSize: number
@@ -173,14 +183,18 @@ export function resolveP2c (raw: unknown, path = 'p2c'): ResolvedP2cOptions {
 }
 
 export function resolvePeakEwma (raw: unknown, path = 'peakEwma'): ResolvedPeakEwmaOptions {
-  const o = objectOf(raw, path, ['decayTime', 'defaultLatency'])
+  const o = objectOf(raw, path, ['decayTime', 'defaultLatency', 'excludeEventLoopDelay'])
   const decayTime = o.decayTime ?? DEFAULT_DECAY_TIME
   if (!isPositive(decayTime)) fail(`${path}.decayTime`, `must be a positive number of milliseconds (got ${describe(decayTime)})`)
   const defaultLatency = o.defaultLatency ?? DEFAULT_LATENCY
   if (!isPositive(defaultLatency)) {
     fail(`${path}.defaultLatency`, `must be a positive number of milliseconds (got ${describe(defaultLatency)})`)
   }
-  return Object.freeze({ decayTime, defaultLatency })
+  const excludeEventLoopDelay = o.excludeEventLoopDelay ?? true
+  if (typeof excludeEventLoopDelay !== 'boolean') {
+    fail(`${path}.excludeEventLoopDelay`, `must be a boolean (got ${describe(excludeEventLoopDelay)})`)
+  }
+  return Object.freeze({ decayTime, defaultLatency, excludeEventLoopDelay })
 }
 
 export function resolveConsistentHash (raw: unknown, path = 'consistentHash'): ResolvedConsistentHashOptions {

@@ -27,7 +27,8 @@
  * replaces the default. (Linkerd decays its default from the endpoint's creation; we keep no per-upstream
  * creation time, so a small constant does the same job.)
  *
- * Pure: the engine owns time (`ctx.now`, `now` below) and calls `observeLatency`.
+ * Pure: the engine owns time (`ctx.now`, `now` below) and calls `observeLatency`, with samples that leave out the
+ * time the gateway's own event loop was blocked during the attempt (`excludeEventLoopDelay`, util/loop-delay.ts).
  */
 import type { Upstream } from '../upstream/upstream.js'
 import { PickRandom } from './pick-random.js'

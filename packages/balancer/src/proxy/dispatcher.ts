@@ -180,6 +180,7 @@ class ProxiedRequest {
     const opts = this.opts
     opts.headers.host = upstream.host
     const attemptStart = engine.clock.now()
+    const delayStart = engine.loopDelayNow()
     this.dispatcher.poolFor(upstream).request({
       path: opts.path,
       method: opts.method as Dispatcher.HttpMethod,
@@ -189,14 +190,15 @@ class ProxiedRequest {
       bodyTimeout: options.timeout
     }, (err, data) => {
       const latency = engine.clock.now() - attemptStart
-      if (err !== null) this.onError(upstream, err, latency)
-      else this.onResponse(upstream, data, latency)
+      const stalled = engine.loopDelayNow() - delayStart
+      if (err !== null) this.onError(upstream, err, latency, stalled)
+      else this.onResponse(upstream, data, latency, stalled)
     })
   }
 
-  private onError (upstream: Upstream, err: Error, latency: number): void {
+  private onError (upstream: Upstream, err: Error, latency: number, stalled: number): void {
     const kind = failureKindOf((err as { code?: string }).code)
-    this.dispatcher.engine.attemptFinished(upstream, kind, latency)
+    this.dispatcher.engine.attemptFinished(upstream, kind, latency, 0, 0, stalled)
     this.lastFailure = kind
     this.lastError = err
     const retryTo = this.retryTarget(upstream, kind)
@@ -208,14 +210,14 @@ class ProxiedRequest {
     }
   }
 
-  private onResponse (upstream: Upstream, data: Dispatcher.ResponseData, latency: number): void {
+  private onResponse (upstream: Upstream, data: Dispatcher.ResponseData, latency: number, stalled: number): void {
     const engine = this.dispatcher.engine
     // A 503 with Retry-After holds that upstream out for as long as it asks (outlier detection).
     const retryAfter = data.statusCode === 503 ? parseRetryAfter(data.headers['retry-after'], Date.now()) : 0
     if (this.dispatcher.options.retry.statuses.has(data.statusCode)) {
       const retryTo = this.retryTarget(upstream, 'status')
       if (retryTo !== undefined) {
-        engine.attemptFinished(upstream, 'status', latency, data.statusCode, retryAfter)
+        engine.attemptFinished(upstream, 'status', latency, data.statusCode, retryAfter, stalled)
         engine.retried(upstream, 'status')
         this.lastFailure = 'status'
         // Read the error body to the end so the keep-alive connection can be reused.
@@ -227,7 +229,7 @@ class ProxiedRequest {
     // This response goes to the client; the attempt ends when its body does (so in-flight counts are true).
     const outcome: AttemptOutcome = data.statusCode >= 500 && this.dispatcher.options.retry.statuses.has(data.statusCode) ? 'status' : 'success'
     const status = data.statusCode
-    data.body.once('close', () => { engine.attemptFinished(upstream, outcome, latency, status, retryAfter) })
+    data.body.once('close', () => { engine.attemptFinished(upstream, outcome, latency, status, retryAfter, stalled) })
     const sticky = this.dispatcher.sticky
     if (sticky !== null && engine.sticky!.needsCookie(this.affinity, upstream)) {
       // No cookie, a stale or tampered one, or its upstream could not serve: bind the client to this one.

@@ -57,6 +57,14 @@ export class ManualClock implements Clock {
     this.time = end
   }
 
+  /**
+   * Moves time forward by `ms` without firing anything, as a blocked event loop would: timers that fell due meanwhile
+   * fire late, at the next `advance`.
+   */
+  stall (ms: number): void {
+    this.time += ms
+  }
+
   /** Timers still waiting to fire. */
   get pending (): number { return this.timers.filter((timer) => !timer.cancelled).length }
 }

@@ -8,7 +8,7 @@ const SECRET = 'a-secret-of-at-least-32-characters!!'
 
 t.test('defaults', async (t) => {
   t.same(validatePickerOptions('p2c', undefined, 'p2c'), { choiceCount: 2, activeRequestBias: 1 })
-  t.same(validatePickerOptions('peak-ewma', {}, 'peakEwma'), { decayTime: DEFAULT_DECAY_TIME, defaultLatency: DEFAULT_LATENCY })
+  t.same(validatePickerOptions('peak-ewma', {}, 'peakEwma'), { decayTime: DEFAULT_DECAY_TIME, defaultLatency: DEFAULT_LATENCY, excludeEventLoopDelay: true })
   t.same(validatePickerOptions('consistent-hash', undefined, 'consistentHash'),
     { hashKey: 'ip', tableSize: DEFAULT_TABLE_SIZE, balanceFactor: DEFAULT_BALANCE_FACTOR })
   const sticky = validatePickerOptions('sticky', { secret: SECRET }, 'sticky')
@@ -38,6 +38,7 @@ t.test('invalid options name their path', async (t) => {
     ['p2c', { choices: 2 }, /^rr\.choices is not an option/],
     ['peak-ewma', { decayTime: 0 }, /^rr\.decayTime must be a positive number of milliseconds \(got 0\)/],
     ['peak-ewma', { decayTime: '10s' }, /^rr\.decayTime .*got "10s"/],
+    ['peak-ewma', { excludeEventLoopDelay: 'yes' }, /^rr\.excludeEventLoopDelay must be a boolean \(got "yes"\)/],
     ['peak-ewma', { defaultLatency: -1 }, /^rr\.defaultLatency must be a positive number/],
     ['consistent-hash', { tableSize: 65536 }, /^rr\.tableSize must be a prime number ≥ 3 \(got 65536\)/],
     ['consistent-hash', { tableSize: 1 }, /^rr\.tableSize/],

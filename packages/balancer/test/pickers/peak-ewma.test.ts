@@ -45,7 +45,7 @@ t.test('observeFailure: a fast failure counts as a slow answer, a slow one as it
 
 t.test('cost = decayed latency × (inFlight + 1) / weight, with the probe rule', async (t) => {
   const picker = new PeakEwmaPicker({ random: { next: () => 0 }, clock: { now: () => 0, setTimeout: () => ({ cancel () {} }) } },
-    { decayTime: 1000, defaultLatency: 3 })
+    { decayTime: 1000, defaultLatency: 3, excludeEventLoopDelay: true })
   const cases: Array<{ name: string, spec: UpstreamSpec, now: number, expected: number }> = [
     { name: 'known, fresh', spec: { latency: 10, stamp: 0, inFlight: 4 }, now: 0, expected: 50 },
     { name: 'known, decayed one τ', spec: { latency: 10, stamp: 0, inFlight: 0 }, now: 1000, expected: 10 * Math.exp(-1) },
