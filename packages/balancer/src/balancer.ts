@@ -321,7 +321,7 @@ export class Balancer {
     }))
   }
 
-  /** Stops everything the engine runs (timers of health checks, ejection windows). */
+  /** Stops everything the engine runs (timers of health checks, ejection windows, the loop-delay meter). */
   close (): void {
     this.resilience.close()
     this.loopDelay?.close()

@@ -434,7 +434,8 @@ export class RedisStore {
     const cache = this.#cache as SessionCache
     const token = cache.beginRefresh(sessionId)
     if (token === undefined) return // a read or a write of this session is already on its way
-    this.#call(COMMANDS.get, [this.#prefix + sessionId, this.#rollingArg, this.#cacheTtlArg], this.#thenRelease(sessionId, token, (err, reply) => {
+    const args = [this.#prefix + sessionId, this.#rollingArg, this.#cacheTtlArg]
+    this.#call(COMMANDS.get, args, this.#thenRelease(sessionId, token, (err, reply) => {
       const r = reply as unknown[]
       const read = err === null && r[1] === 'OK' && r[3] !== undefined ? this.#split(sessionId, r[2] as string) : null
       // Changed data (a write whose invalidation is still on its way) must parse, as on any read.
