@@ -341,6 +341,23 @@ t.test('a request that misses while our write of its session travels waits for t
   t.equal(counted.client, 1, `the write alone (${counted.names.join(', ')})`)
 })
 
+t.test('a request that waited on a write which filled nothing sends a read of its own', async (t) => {
+  const { redis } = await redisWithAdmin(t)
+  const a = await makeStore(t, redis, LONG)
+  const b = await makeStore(t, redis, LONG)
+  await save(b, 'taken', { cookie: cookie(), user: 'bea' })
+  await assertCaching(t, a, 'warm', 'a caches') // a is tracking, and has never read 'taken'
+
+  const counted = await countCommands(t, redis.url, async () => {
+    // A new session object saved under a taken id: a create, whose token a read of that id waits on.
+    const creating = save(a, 'taken', { cookie: cookie(), user: 'ann' }).then(() => null, (err: unknown) => err)
+    const [err, read] = await Promise.all([creating, get(a, 'taken')])
+    t.match(err, { code: 'SWY_SESSION_ID_CONFLICT' }, 'the create is refused and fills nothing')
+    t.equal(read?.user, 'bea', 'the waiting read then asked Redis, and sees the session that holds the id')
+  })
+  t.equal(counted.client, 2, `the create, then the read (${counted.names.join(', ')})`)
+})
+
 t.test('requests that waited on a read that timed out get its 503 at once, not after a read of their own', async (t) => {
   const { redis, admin } = await redisWithAdmin(t)
   const store = await makeStore(t, redis, { ...LONG, timeout: 300 })
