@@ -85,6 +85,11 @@ export interface RedisStoreOptions {
    * (where it is not supported). `false` turns it off.
    */
   clientSideCache?: boolean | ClientSideCacheOptions
+  /**
+   * With the client-side cache, hand `@fastify/session` back the signed id it made for a session on an earlier
+   * request, so a cache hit does not sign it again (as with its in-memory store). Default true.
+   */
+  reuseSignedId?: boolean
   /** Close (QUIT) the client in `close()`. Default false: a client you passed in stays yours. */
   closeClient?: boolean
   /** Where corrupted sessions are reported. Default: `process.emitWarning`. */
@@ -101,6 +106,7 @@ export interface ResolvedOptions {
   readonly rolling: boolean
   readonly tombstoneTime: number
   readonly closeClient: boolean
+  readonly reuseSignedId: boolean
   readonly logger: StoreLogger
   /** Undefined when the cache is off. */
   readonly clientSideCache: Readonly<Required<ClientSideCacheOptions>> | undefined
@@ -180,6 +186,7 @@ export function validateOptions (raw: unknown): ResolvedOptions {
     rolling: boolean(raw, 'rolling', DEFAULT_ROLLING),
     tombstoneTime: positive(raw, 'tombstoneTime', DEFAULT_TOMBSTONE_TIME, 'milliseconds', true),
     closeClient: boolean(raw, 'closeClient', false),
+    reuseSignedId: boolean(raw, 'reuseSignedId', true),
     logger: logger as unknown as StoreLogger
   })
 }

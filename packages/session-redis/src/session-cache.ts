@@ -24,6 +24,11 @@ export interface CachedSession {
   readonly refreshAt: number
   /** Epoch ms until which a hit may serve it: never past the key's own expiry, nor long past `refreshAt`. */
   readonly validUntil: number
+  /**
+   * The signed session id (cookie value) `@fastify/session` made for this session, once a save showed it: a hit
+   * hands it back so the id is not signed again (`signed-id.ts`). It depends on the id alone, not on the data.
+   */
+  signedId: string | undefined
 }
 
 /** Handed out by `begin()` and `beginRefresh()`; only the latest one for a session may fill it. */

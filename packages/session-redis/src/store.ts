@@ -25,6 +25,7 @@ import { validateOptions, type RedisClient, type RedisStoreOptions, type Resolve
 import { COMMANDS, SCRIPTS } from './scripts.js'
 import { copyJson, copyPlainJson, NOT_PLAIN, sameJson } from './json-data.js'
 import { SessionCache, type CachedSession, type FillToken } from './session-cache.js'
+import { SignedIdReuse } from './signed-id.js'
 import { InvalidationTracking } from './tracking.js'
 import { planExpiry, restoredExpiresAt, type ExpiryPlan } from './ttl.js'
 
@@ -303,6 +304,8 @@ export class RedisStore {
   /** The client-side cache and what keeps it exact; undefined when the cache is off. */
   readonly #cache: SessionCache | undefined
   readonly #tracking: InvalidationTracking | undefined
+  /** Hands @fastify/session back the ids it signed (with the cache only: the signed ids live in its entries). */
+  readonly #signedIds: SignedIdReuse | undefined
   /**
    * ARGV[2] of a cached read: the TTL tolerance, half the cache's ttl. A read slides a TTL older than that, so the
    * entry it fills is valid for at least ttl / 2. With the whole ttl as tolerance, a read made just before the TTL
@@ -326,6 +329,7 @@ export class RedisStore {
       conn.on('error', () => { /* reconnects by itself; operations fail with 503s meanwhile */ })
       this.#conn = conn
       this.#cache = new SessionCache(cacheOptions.maxEntries)
+      this.#signedIds = this.options.reuseSignedId ? new SignedIdReuse() : undefined
       this.#tracking = new InvalidationTracking(
         conn, this.#prefix, this.#cache, this.options.logger, () => { this.stats.invalidations++ })
       // The app closed its client for good (quit, disconnect): our connections must not keep the process alive.
@@ -446,6 +450,7 @@ export class RedisStore {
       }
       const entry = this.#entry(read.keys, read.raws, read.meta, Number(r[3]), sent)
       if (same) entry.values = stale.values
+      entry.signedId = stale.signedId
       cache.fill(sessionId, token, entry)
     }))
   }
@@ -464,7 +469,7 @@ export class RedisStore {
     if (sent + ttl < refreshAt) refreshAt = sent + ttl
     let validUntil = refreshAt + this.options.timeout
     if (left >= 0 && sent + left < validUntil) validUntil = sent + left
-    return { keys, raws, values: undefined, meta, refreshAt, validUntil }
+    return { keys, raws, values: undefined, meta, refreshAt, validUntil, signedId: undefined }
   }
 
   /**
@@ -498,8 +503,9 @@ export class RedisStore {
       this.destroy(sessionId, callback)
       return
     }
-    if (snapshot === undefined) this.#create(sessionId, session, plan, callback)
-    else this.#update(sessionId, session, snapshot, plan, callback)
+    const signedId = this.#signedIds?.learn(sessionId, session)
+    if (snapshot === undefined) this.#create(sessionId, session, plan, signedId, callback)
+    else this.#update(sessionId, session, snapshot, plan, signedId, callback)
   }
 
   /** `@fastify/session` contract: remove the session, leaving a tombstone that keeps the id reserved. */
@@ -554,7 +560,7 @@ export class RedisStore {
     await Promise.all(closing)
   }
 
-  #create (sessionId: string, session: SessionData, plan: ExpiryPlan, callback: StoreCallback): void {
+  #create (sessionId: string, session: SessionData, plan: ExpiryPlan, signedId: string | undefined, callback: StoreCallback): void {
     const args: string[] = [this.#prefix + sessionId, this.#deadline() + ':' + plan.ttlMs + ':' + plan.slideMs + ':' +
       plan.maxAgeMs + ':' + plan.expiresAt]
     const keys: string[] = []
@@ -587,7 +593,7 @@ export class RedisStore {
       const r = reply as unknown[]
       if (r[1] === 'OK') {
         const meta = '1:' + plan.slideMs + ':' + plan.maxAgeMs + ':' + plan.expiresAt
-        const source = this.#fillAfterWrite(sessionId, token, { keys, raws, values: pristine }, meta, r[4], sent)
+        const source = this.#fillAfterWrite(sessionId, token, { keys, raws, values: pristine }, meta, r[4], sent, signedId)
         this.#snapshots.set(session, new Snapshot(
           sessionId, '1', keys, raws, values, plan.slideMs, plan.maxAgeMs, plan.expiresAt, true, undefined, source))
         callback()
@@ -628,13 +634,15 @@ export class RedisStore {
    * entry when the cache took it (the arrays are then shared with it).
    */
   #fillAfterWrite (
-    sessionId: string, token: FillToken | undefined, written: Written, meta: string, left: unknown, sent: number
+    sessionId: string, token: FillToken | undefined, written: Written, meta: string, left: unknown, sent: number,
+    signedId: string | undefined
   ): CachedSession | undefined {
     const cache = this.#cache
     if (token === undefined || cache === undefined) return undefined
     if (typeof left !== 'number') return this.#abandonWrite(sessionId, token)
     const entry = this.#entry(written.keys, written.raws, meta, left, sent)
     entry.values = written.values
+    entry.signedId = signedId
     return cache.fill(sessionId, token, entry) ? entry : undefined
   }
 
@@ -680,7 +688,10 @@ export class RedisStore {
     return copies
   }
 
-  #update (sessionId: string, session: SessionData, snapshot: Snapshot, plan: ExpiryPlan, callback: StoreCallback): void {
+  #update (
+    sessionId: string, session: SessionData, snapshot: Snapshot, plan: ExpiryPlan, signedId: string | undefined,
+    callback: StoreCallback
+  ): void {
     // Changed keys as (key, value, fingerprint of the loaded value) triples; removed keys as (key, fingerprint) pairs.
     let sets: string[] | undefined
     let dels: string[] | undefined
@@ -735,6 +746,10 @@ export class RedisStore {
       if (sameMeta && covered) {
         // Nothing changed and the TTL is where it should be: the read-only request costs no write.
         this.stats.skippedWrites++
+        if (signedId !== undefined) {
+          const entry = this.#cache?.current(sessionId)
+          if (entry !== undefined) entry.signedId = signedId
+        }
         this.#snapshots.set(session, snapshot)
         callback()
         return
@@ -792,7 +807,7 @@ export class RedisStore {
         snapshot.refreshed = true
         const meta = snapshot.version + ':' + plan.slideMs + ':' + plan.maxAgeMs + ':' + plan.expiresAt
         snapshot.source = alone && written !== undefined
-          ? this.#fillAfterWrite(sessionId, token, written, meta, r[4], sent)
+          ? this.#fillAfterWrite(sessionId, token, written, meta, r[4], sent, signedId)
           : this.#abandonWrite(sessionId, token)
         this.#snapshots.set(session, snapshot)
       } else {
@@ -887,7 +902,9 @@ export class RedisStore {
         hit.values = pristine
       }
     }
-    return this.#build(sessionId, keys, raws, values, hit.meta, pristine, hit)
+    const data = this.#build(sessionId, keys, raws, values, hit.meta, pristine, hit)
+    if (hit.signedId !== undefined) this.#signedIds?.attach(data, sessionId, hit.signedId)
+    return data
   }
 
   /** Finishes a read: restores the cookie expiry and attaches the snapshot `set` will diff against. */

@@ -4,10 +4,11 @@
  */
 import t, { type Test } from 'tap'
 import type { SessionStore } from '@fastify/session'
+import { Signer } from '@fastify/cookie'
 import { Redis } from 'ioredis'
 import { startGateway, startRedis, waitFor, type RedisServer } from '@switchyard/test-harness'
 import { RedisStore } from '../src/index.js'
-import { call, idOf, registerSessionApp, type SessionAppOptions, type SessionApp } from './fixtures/app.js'
+import { SECRET, call, idOf, registerSessionApp, type SessionAppOptions, type SessionApp } from './fixtures/app.js'
 import { countCommands } from './fixtures/monitor.js'
 
 // Type-level: the store is a `SessionStore` as @fastify/session declares it, with no cast.
@@ -193,4 +194,40 @@ t.test('a corrupted stored value is no session (logged), never a 500', async (t)
   t.equal(me2.status, 200)
   t.equal(me2.body.user, null)
   t.equal(store.stats.corrupted, 2)
+})
+
+t.test('a cache hit hands @fastify/session the id it signed before: no HMAC per request, the same cookie', async (t) => {
+  const redis = await startRedis(t)
+  for (const reuseSignedId of [true, false]) {
+    await t.test(`reuseSignedId ${reuseSignedId}`, async (t) => {
+      // A signer that counts: @fastify/session accepts { sign, unsign } as its secret.
+      const real = new Signer(SECRET)
+      let signs = 0
+      const secret = {
+        sign: (value: string) => { signs++; return real.sign(value) },
+        unsign: (value: string) => real.unsign(value)
+      }
+      const { url, store } = await app(t, redis, { session: { secret }, store: { reuseSignedId } })
+      const login = await call(url, 'POST', '/login?user=ann')
+      const cookie = login.cookie as string
+      // Until the cache holds the session and a save has shown its signed id (a hit, then that request's save).
+      const hits = store.stats.cacheHits
+      await waitFor(async () => {
+        t.equal((await call(url, 'GET', '/me', cookie)).body.user, 'ann')
+        return store.stats.cacheHits > hits + 1
+      }, { message: 'cache hits' })
+
+      const before = signs
+      const hitsBefore = store.stats.cacheHits
+      for (let i = 0; i < 5; i++) {
+        const me = await call(url, 'GET', '/me', cookie)
+        t.equal(me.body.user, 'ann', 'still logged in')
+        t.equal(me.cookie, cookie, 'the rolling Set-Cookie carries the same signed id')
+      }
+      const hitsDuring = store.stats.cacheHits - hitsBefore
+      t.ok(hitsDuring >= 4, `served from the cache (${hitsDuring} hits of 5)`)
+      if (reuseSignedId) t.ok(signs - before <= 5 - hitsDuring, `no signing on a hit (${signs - before} signs)`)
+      else t.ok(signs - before >= 5, `signed on every request when off (${signs - before} signs)`)
+    })
+  }
 })

@@ -6,7 +6,7 @@ import t from 'tap'
 import { SessionCache, type CachedSession } from '../src/session-cache.js'
 
 const entry = (meta: string, validUntil: number, refreshAt = validUntil): CachedSession =>
-  ({ keys: ['user'], raws: ['"ann"'], values: undefined, meta, refreshAt, validUntil })
+  ({ keys: ['user'], raws: ['"ann"'], values: undefined, meta, refreshAt, validUntil, signedId: undefined })
 
 function active (max = 10): SessionCache {
   const cache = new SessionCache(max)
