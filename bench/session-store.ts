@@ -3,11 +3,18 @@
  * client), both under @fastify/session 11 with its defaults (`rolling: true`), on the same redis-server, in the same
  * run. Read-only and modifying requests are measured separately.
  *
- * Throughput is measured in pairs: each round starts one app per store (fresh processes), warms them up, then loads
- * all of them at the same time, pinned to one shared CPU, while autocannon and redis-server use the other. The apps
- * then split that CPU under identical conditions, and each round's ratio compares them at the same moment; the
- * printed ratio is the median of the rounds' ratios. (Measured one app after the other, runs seconds apart disagreed
- * by up to 2× on this kind of machine, more than the differences being measured.)
+ * Throughput is measured in rounds, with one app per store, all pinned to one CPU while autocannon and redis-server use
+ * the other. The apps start in fresh processes every four rounds and warm up one at a time (V8 needs seconds of the
+ * whole CPU to optimize the hot paths; apps warmed up together were still getting faster rounds later). Then, per
+ * round and route:
+ * - **alone** (the ratios judged): each app is loaded by itself, in turns of 200 ms (A B C D A B C D …, see
+ *   time-sliced-load.ts). This machine's speed drifts by up to 2× within seconds: runs of one app after the other,
+ *   even mirrored (A B B A), disagreed by more than the differences measured, while turns this short share every
+ *   drift. The printed ratio is the median of the rounds' ratios.
+ * - **together** (for information): all apps loaded at once, splitting the one CPU. Decisions 0003–0005 judged this
+ *   way; it has less noise but measures another regime: four processes trading one CPU spend about twice the CPU
+ *   per request (context switches, cold caches), a cost common to every store that compresses every ratio toward
+ *   1, and the scheduler favours the process that sleeps on Redis replies (decision 0007).
  *
  * Redis work per request is measured separately, one app at a time: every command Redis ran (INFO commandstats
  * deltas, commands inside scripts included) and Redis CPU time under the same load, and client round trips (MONITOR,
@@ -28,6 +35,7 @@ import { Redis } from 'ioredis'
 import { request } from 'undici'
 import { startRedis, type TeardownHost } from '@switchyard/test-harness'
 import { median } from './lib.js'
+import { timeSlicedLoad } from './time-sliced-load.js'
 
 /**
  * `memory` is @fastify/session's own in-process store: no Redis at all. It is the ceiling of this setup, the
@@ -45,9 +53,9 @@ const SECRET = 'benchmark-secret-with-at-least-32-characters'
 const SOURCE_CONDITION = '--conditions=@switchyard/source'
 
 export interface BenchOptions {
-  /** Seconds per measured autocannon run. Default 2. */
+  /** Seconds each app is loaded per route and round, alone (in turns) and together. Default 2. */
   duration?: number
-  /** Rounds; each round loads every store at once on each route, in fresh app processes. Default 6. */
+  /** Rounds; each loads every app alone, then all together, on each route. Fresh app processes every 4 rounds. Default 8. */
   rounds?: number
   /** Concurrent connections, each with its own session. Default 16. */
   connections?: number
@@ -56,17 +64,20 @@ export interface BenchOptions {
 }
 
 export interface RouteResult {
-  /** Requests per second of each round. */
+  /** Requests per second of each round, the app loaded alone. */
   rps: number[]
   /** Median of `rps`. */
   median: number
+  /** Requests per second of each round, all apps loaded together on one CPU (for information). */
+  rpsTogether: number[]
+  /** Latency percentiles, ms, loaded together (autocannon). */
   p50: number
   p99: number
   /** Redis commands executed per request (INFO commandstats; script-internal commands included). */
   commandsPerRequest: number
   /** Client round trips per request (MONITOR). */
   roundTripsPerRequest: number
-  /** CPU time of the app process per request, µs (user + system). */
+  /** CPU time of the app process per request, µs (user + system), loaded alone. */
   appCpuPerRequest: number
   /** CPU time of redis-server per request, µs (INFO cpu). */
   redisCpuPerRequest: number
@@ -75,8 +86,10 @@ export interface RouteResult {
 }
 
 export type BenchResult = Record<Route, Record<StoreName, RouteResult> & {
-  /** session-redis / connect-redis, median req/s. */
+  /** session-redis / connect-redis: median over rounds of the ratio within a round, each app loaded alone. */
   ratio: number
+  /** The same, all apps loaded together on one CPU (for information). */
+  ratioTogether: number
   /** session-redis without its client-side cache / connect-redis, median req/s. */
   ratioNoCache: number
   /** memory / connect-redis: the most any store could show in this setup. */
@@ -329,7 +342,8 @@ async function redisWork (admin: Redis, url: string, route: Route, cookies: stri
 
 export async function main (options: BenchOptions = {}): Promise<BenchResult> {
   const duration = options.duration ?? Number(process.env.BENCH_DURATION ?? 2)
-  const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 6)
+  const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 8)
+  const roundsPerProcess = 4
   const connections = options.connections ?? 16
   const monitorRequests = options.monitorRequests ?? 100
   const warmup = 3
@@ -343,16 +357,16 @@ export async function main (options: BenchOptions = {}): Promise<BenchResult> {
     const version = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? '?'
 
     console.log('Session store benchmark: @switchyard/session-redis vs connect-redis 8 (ioredis), @fastify/session 11, rolling: true')
-    console.log(`redis-server ${version} on 127.0.0.1:${redis.port}; ${rounds} rounds; each round starts one app per store in a fresh ` +
-      `process, warms them up (${warmup} s per route), then loads all of them at once, ${connections} connections each ` +
-      `(one session per connection), ${duration} s per route`)
+    console.log(`redis-server ${version} on 127.0.0.1:${redis.port}; ${rounds} rounds; one app per store, in fresh processes ` +
+      `every ${roundsPerProcess} rounds, each warmed up alone (${warmup} s per route); per round and route, each app is loaded ` +
+      `alone for ${duration} s (in turns of 200 ms: A B C D A B C D …), then all of them at once for ` +
+      `${duration} s (for information); ${connections} connections per app, one session per connection`)
     console.log(`${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at start; ` +
       (pinned
-        ? `the apps share CPU ${APP_CPU}, autocannon and redis-server CPU ${DRIVER_CPU} (taskset; BENCH_PIN=0 to unpin)`
+        ? `the apps on CPU ${APP_CPU}, autocannon and redis-server on CPU ${DRIVER_CPU} (taskset; BENCH_PIN=0 to unpin)`
         : 'not pinned: autocannon, the apps and redis-server share the CPUs'))
-    console.log('Loaded together, the apps split one CPU under the same conditions, so each round compares them at the ' +
-      'same moment: this machine\'s speed drifts by up to 2× between runs seconds apart, which made rounds of one app ' +
-      'at a time disagree by more than the differences measured.\n')
+    console.log('This machine\'s speed drifts by up to 2× within seconds: turns of 200 ms share every drift between the ' +
+      'apps, each of which has the CPU to itself while it is measured; the median over rounds is printed.\n')
 
     // Phase 1, one app at a time: client round trips (MONITOR, sequential requests) and Redis work per request.
     const trips = {} as Record<Route, Record<StoreName, number>>
@@ -371,45 +385,64 @@ export async function main (options: BenchOptions = {}): Promise<BenchResult> {
       for (const store of STORES) servers[store].stop()
     }
 
-    // Phase 2: throughput, all apps loaded at once, fresh processes every round.
-    interface Run { rps: number[], p50: number[], p99: number[], requests: number, failures: number, appCpu: number }
+    // Phase 2: throughput, fresh processes every round: each app alone (judged), then all together (information).
+    interface Run {
+      rps: number[], p50: number[], p99: number[], requests: number, failures: number, appCpu: number, rpsTogether: number[]
+    }
     const runs = {} as Record<Route, Record<StoreName, Run>>
     for (const route of ROUTES) {
       runs[route] = {} as Record<StoreName, Run>
-      for (const store of STORES) runs[route][store] = { rps: [], p50: [], p99: [], requests: 0, failures: 0, appCpu: 0 }
+      for (const store of STORES) runs[route][store] = { rps: [], p50: [], p99: [], requests: 0, failures: 0, appCpu: 0, rpsTogether: [] }
     }
     const kept = {} as Record<RedisStoreName, number>
+    let servers = {} as Record<StoreName, Server>
+    let urls = {} as Record<StoreName, string>
+    let cookies = {} as Record<StoreName, string[]>
     for (let round = 0; round < rounds; round++) {
-      // Fresh processes every round: how well V8 happens to compile the hot paths differs from one process to the
-      // next and then holds for its whole life.
-      const { servers, urls, cookies } = await startApps(host, redis.port, connections)
-      for (const route of ROUTES) {
-        await Promise.all(STORES.map(async (store) => await load(urls[store], route, cookies[store], connections, warmup)))
+      if (round % roundsPerProcess === 0) {
+        // Fresh processes every few rounds: how well V8 happens to compile the hot paths differs from one process to
+        // the next and then holds for its whole life. Each app warms up alone, with the whole CPU: warmed up all at
+        // once (a quarter of the CPU each, 3 s), the apps were still getting faster rounds later.
+        for (const store of STORES) servers[store]?.stop()
+        ;({ servers, urls, cookies } = await startApps(host, redis.port, connections))
+        for (const route of ROUTES) {
+          for (const store of STORES) await load(urls[store], route, cookies[store], connections, warmup)
+        }
       }
       const order = round % 2 === 0 ? ROUTES : [...ROUTES].reverse()
       for (const route of order) {
+        // Alone, in turns: each app has the CPU to itself in 200 ms turns, A B C D A B C D …, `duration` s in all.
+        const targets = STORES.map((store) => ({ url: urls[store], path: '/' + route, cookies: cookies[store] }))
         const cpuBefore = await Promise.all(STORES.map(async (store) => await servers[store].cpu()))
-        const results = await Promise.all(STORES.map(async (store) => await load(urls[store], route, cookies[store], connections, duration)))
+        const alone = await timeSlicedLoad(targets, connections, duration)
         const cpuAfter = await Promise.all(STORES.map(async (store) => await servers[store].cpu()))
+        STORES.forEach((store, i) => {
+          const run = runs[route][store]
+          const rps = alone.rps[i] as number
+          run.rps.push(rps)
+          run.appCpu += (cpuAfter[i] as number) - (cpuBefore[i] as number)
+          run.requests += rps * duration
+          run.failures += alone.failures[i] as number
+        })
+        // Together, for information: the regime earlier decisions were judged in.
+        const results = await Promise.all(STORES.map(async (store) => await load(urls[store], route, cookies[store], connections, duration)))
         STORES.forEach((store, i) => {
           const result = results[i] as AutocannonResult
           const run = runs[route][store]
-          run.appCpu += (cpuAfter[i] as number) - (cpuBefore[i] as number)
-          run.rps.push(result.requests.total / result.duration)
+          run.rpsTogether.push(result.requests.total / result.duration)
           run.p50.push(result.latency.p50)
           run.p99.push(result.latency.p99)
-          run.requests += result.requests.total
           run.failures += result.non2xx + result.errors + result.timeouts
         })
       }
       if (round === rounds - 1) {
         for (const store of REDIS_STORES) kept[store] = await keptKeys(urls[store], 200)
+        for (const store of STORES) servers[store].stop()
       }
-      for (const store of STORES) servers[store].stop()
     }
 
     const out = { kept: {} } as BenchResult
-    console.log(`${'route'.padEnd(8)}${'store'.padEnd(25)}${pad('req/s', 7)}  ${'rounds'.padEnd(38)}${pad('p50 ms', 7)}${pad('p99 ms', 7)}` +
+    console.log(`${'route'.padEnd(8)}${'store'.padEnd(25)}${pad('req/s', 7)}  ${'rounds (alone)'.padEnd(38)}${pad('together', 9)}${pad('p50 ms', 7)}${pad('p99 ms', 7)}` +
       `${pad('redis cmds/req', 15)}${pad('round trips/req', 16)}${pad('app CPU µs/req', 15)}${pad('redis CPU µs/req', 17)}${pad('failed', 7)}`)
     /** Median over rounds of a/b, each round's pair measured at the same moment. */
     const pairedRatio = (a: number[], b: number[]): number => median(a.map((x, i) => x / (b[i] as number)))
@@ -420,6 +453,7 @@ export async function main (options: BenchOptions = {}): Promise<BenchResult> {
         const result: RouteResult = {
           rps: run.rps,
           median: median(run.rps),
+          rpsTogether: run.rpsTogether,
           p50: median(run.p50),
           p99: median(run.p99),
           commandsPerRequest: work[route][store].commands,
@@ -430,13 +464,15 @@ export async function main (options: BenchOptions = {}): Promise<BenchResult> {
         }
         entry[store] = result
         console.log(`${route.padEnd(8)}${store.padEnd(25)}${pad(Math.round(result.median), 7)}  ` +
-          `${result.rps.map((r) => Math.round(r)).join(', ').padEnd(38)}${pad(result.p50, 7)}${pad(result.p99, 7)}` +
+          `${result.rps.map((r) => Math.round(r)).join(', ').padEnd(38)}${pad(Math.round(median(result.rpsTogether)), 9)}` +
+          `${pad(result.p50, 7)}${pad(result.p99, 7)}` +
           `${pad(result.commandsPerRequest.toFixed(2), 15)}${pad(result.roundTripsPerRequest.toFixed(2), 16)}` +
           `${pad(Math.round(result.appCpuPerRequest), 15)}${pad(result.redisCpuPerRequest.toFixed(1), 17)}${pad(result.failures, 7)}`)
       }
       out[route] = {
         ...entry,
         ratio: pairedRatio(entry['session-redis'].rps, entry['connect-redis'].rps),
+        ratioTogether: pairedRatio(entry['session-redis'].rpsTogether, entry['connect-redis'].rpsTogether),
         ratioNoCache: pairedRatio(entry['session-redis, no cache'].rps, entry['connect-redis'].rps),
         ceiling: pairedRatio(entry.memory.rps, entry['connect-redis'].rps)
       }
@@ -448,21 +484,23 @@ export async function main (options: BenchOptions = {}): Promise<BenchResult> {
     const perRound = (route: Route): string => out[route]['session-redis'].rps
       .map((r, i) => (r / (out[route]['connect-redis'].rps[i] as number)).toFixed(2)).join(', ')
     console.log(`\nLoad average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
-    console.log('Ratios (session-redis / connect-redis, median over rounds of the ratio within a round):')
+    console.log('Ratios (session-redis / connect-redis, each app loaded alone; median over rounds of the ratio within a round):')
     console.log(`  read-only requests: ${readRatio.toFixed(2)}×   (target ≥ 1.5×: ${readRatio >= 1.5 ? 'met' : 'NOT met'}; rounds ${perRound('read')})`)
     console.log(`  modifying requests: ${modifyRatio.toFixed(2)}×   (target ≥ 1.0×: ${modifyRatio >= 1.0 ? 'met' : 'NOT met'}; rounds ${perRound('modify')})`)
     console.log(`  without the client-side cache: read-only ${out.read.ratioNoCache.toFixed(2)}×, modifying ${out.modify.ratioNoCache.toFixed(2)}× (for information)`)
+    console.log(`  loaded together on one CPU (for information; the regime of decisions 0003–0005): read-only ${out.read.ratioTogether.toFixed(2)}×, ` +
+      `modifying ${out.modify.ratioTogether.toFixed(2)}×`)
     console.log(`  round trips per read-only request, at most: ${readTrips.toFixed(2)} (target ≤ 1: ${readTrips <= 1.005 ? 'met' : 'NOT met'}; ` +
       '0 on a cache hit, 1 otherwise)')
     console.log(`Ceiling (@fastify/session's in-memory store, no Redis / connect-redis): read-only ${out.read.ceiling.toFixed(2)}×, ` +
-      `modifying ${out.modify.ceiling.toFixed(2)}× — the most any store could show here: it keeps the live Session ` +
-      'object, so it skips even the signing of the session id that every other store pays')
+      `modifying ${out.modify.ceiling.toFixed(2)}× — the most any store could show here: no Redis at all, and it keeps ` +
+      'the live Session object, whose signed id @fastify/session reuses (session-redis hands it back on a cache hit)')
     out.kept = kept
     console.log(`Lost updates: 200 concurrent requests, one cookie, each setting its own key: session-redis kept ${kept['session-redis']}, ` +
       `without the cache ${kept['session-redis, no cache']}, connect-redis kept ${kept['connect-redis']}`)
     const cpuRatio = (route: Route): string =>
       (out[route]['connect-redis'].appCpuPerRequest / out[route]['session-redis'].appCpuPerRequest).toFixed(2)
-    console.log(`App CPU per request, connect-redis / session-redis (higher is better for session-redis): read-only ${cpuRatio('read')}×, ` +
+    console.log(`App CPU per request alone, connect-redis / session-redis (higher is better for session-redis): read-only ${cpuRatio('read')}×, ` +
       `modifying ${cpuRatio('modify')}×`)
     return out
   } finally {
