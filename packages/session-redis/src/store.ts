@@ -217,17 +217,28 @@ function fingerprint (raw: string | undefined): string {
  * every rolling request (which would turn every read into a write).
  */
 function storableCookie (cookie: unknown): unknown {
+  return withoutExpiry(cookieJson(cookie))
+}
+
+/** The cookie as JSON would see it: its `toJSON()` (`@fastify/session`'s `Cookie` has one), else itself. */
+function cookieJson (cookie: unknown): unknown {
   if (cookie === null || typeof cookie !== 'object') return cookie
   const toJSON = (cookie as { toJSON?: unknown }).toJSON
-  const json = (typeof toJSON === 'function' ? toJSON.call(cookie) : cookie) as Record<string, unknown>
+  return typeof toJSON === 'function' ? toJSON.call(cookie) : cookie
+}
+
+function withoutExpiry (json: unknown): unknown {
+  if (json === null || typeof json !== 'object') return json
+  const source = json as Record<string, unknown>
   const out: Record<string, unknown> = {}
-  for (const key in json) if (key !== 'expires' && key !== 'originalExpires') out[key] = json[key]
+  for (const key in source) if (key !== 'expires' && key !== 'originalExpires') out[key] = source[key]
   return out
 }
 
 /**
- * True when a storable cookie has the same attributes as the loaded one, compared without serializing (a cookie is
- * flat); `undefined` attributes count as absent, as in JSON. Anything unusual (nested values) says "not the same".
+ * True when a cookie (its JSON form) has the same attributes as the loaded one, expiry aside, compared without
+ * serializing nor copying (a cookie is flat); `undefined` attributes count as absent, as in JSON. Anything unusual
+ * (nested values) says "not the same".
  */
 function sameCookie (current: unknown, loaded: unknown): boolean {
   if (current === null || typeof current !== 'object' || loaded === null || typeof loaded !== 'object') return false
@@ -236,7 +247,7 @@ function sameCookie (current: unknown, loaded: unknown): boolean {
   let count = 0
   for (const key in a) {
     const value = a[key]
-    if (value === undefined) continue
+    if (value === undefined || key === 'expires' || key === 'originalExpires') continue
     if (!isPrimitive(value) || value !== b[key]) return false
     count++
   }
@@ -280,6 +291,8 @@ export class RedisStore {
   readonly #snapshots = new WeakMap<object, Snapshot>()
   /** Last availability failure of a `set`, per session object (see `set`). */
   readonly #failures = new WeakMap<object, { err: Error, at: number }>()
+  /** When the last of those failures happened: `set` only looks a session up while one may still apply. */
+  #lastFailureAt = 0
   /** Operations waiting for the client to become ready (never queued inside ioredis). */
   readonly #waiting = new Set<Pending>()
   /** Requests waiting for a read or write of their session already on its way (`#join`), by session id. */
@@ -480,13 +493,13 @@ export class RedisStore {
     const session = sessionObject as SessionData
     // When a save fails, Fastify answers with the error, which runs `onSend` again, and @fastify/session saves the
     // same session again: without this, a request would wait `timeout` twice before its 503.
-    const failure = this.#failures.get(session)
-    if (failure !== undefined && Date.now() - failure.at < this.options.timeout) { callback(failure.err); return }
-    let snapshot = this.#snapshots.get(session)
-    if (snapshot === undefined) {
-      const marker = session[SNAPSHOT_KEY]
-      if (marker instanceof Snapshot) snapshot = marker
+    if (this.#lastFailureAt !== 0 && Date.now() - this.#lastFailureAt < this.options.timeout) {
+      const failure = this.#failures.get(session)
+      if (failure !== undefined && Date.now() - failure.at < this.options.timeout) { callback(failure.err); return }
     }
+    // The marker of a loaded session first (a property read); the WeakMap holds the snapshots of created ones.
+    const marker = session[SNAPSHOT_KEY]
+    let snapshot = marker instanceof Snapshot && marker.id === sessionId ? marker : this.#snapshots.get(session)
     // A session object saved under another id (a copy made by hand) is a new session, not an update of that one.
     if (snapshot !== undefined && snapshot.id !== sessionId) snapshot = undefined
 
@@ -708,8 +721,9 @@ export class RedisStore {
         if (old !== undefined && value === snapshot.values[key] && isPrimitive(value)) { present++; continue }
         let storable = value
         if (key === 'cookie') {
-          storable = storableCookie(value)
-          if (old !== undefined && sameCookie(storable, snapshot.values.cookie)) { present++; continue }
+          const json = cookieJson(value)
+          if (old !== undefined && sameCookie(json, snapshot.values.cookie)) { present++; continue }
+          storable = withoutExpiry(json)
         } else if (old !== undefined && snapshot.pristine !== undefined && sameJson(value, snapshot.pristine[index])) {
           present++
           continue
@@ -750,7 +764,7 @@ export class RedisStore {
           const entry = this.#cache?.current(sessionId)
           if (entry !== undefined) entry.signedId = signedId
         }
-        this.#snapshots.set(session, snapshot)
+        this.#remember(session, snapshot)
         callback()
         return
       }
@@ -809,7 +823,7 @@ export class RedisStore {
         snapshot.source = alone && written !== undefined
           ? this.#fillAfterWrite(sessionId, token, written, meta, r[4], sent, signedId)
           : this.#abandonWrite(sessionId, token)
-        this.#snapshots.set(session, snapshot)
+        this.#remember(session, snapshot)
       } else {
         this.#abandonWrite(sessionId, token)
         this.#writeStatus(r)
@@ -818,13 +832,21 @@ export class RedisStore {
     }))
   }
 
+  /** Keeps `snapshot` for the next save of `session`: its marker says it already, unless the snapshot is a new one. */
+  #remember (session: SessionData, snapshot: Snapshot): void {
+    if (session[SNAPSHOT_KEY] !== snapshot) this.#snapshots.set(session, snapshot)
+  }
+
   #updateHeader (version: string, plan: ExpiryPlan, nSet: number, nDel: number): string {
     return this.#deadline() + ':' + version + ':' + nSet + ':' + nDel + ':' + plan.ttlMs + ':' + plan.slideMs + ':' +
       plan.maxAgeMs + ':' + plan.expiresAt
   }
 
   #failed (session: SessionData, err: Error): void {
-    if (err instanceof RedisUnavailableError) this.#failures.set(session, { err, at: Date.now() })
+    if (!(err instanceof RedisUnavailableError)) return
+    const at = Date.now()
+    this.#failures.set(session, { err, at })
+    this.#lastFailureAt = at
   }
 
   /** Counts a write the script refused because the session ended while this request ran (GONE, MISSING, CORRUPT). */
