@@ -760,7 +760,8 @@ export class RedisStore {
       if (sameMeta && covered) {
         // Nothing changed and the TTL is where it should be: the read-only request costs no write.
         this.stats.skippedWrites++
-        if (signedId !== undefined) {
+        // Usually known already: the entry this session was loaded from keeps it.
+        if (signedId !== undefined && snapshot.source?.signedId !== signedId) {
           const entry = this.#cache?.current(sessionId)
           if (entry !== undefined) entry.signedId = signedId
         }
