@@ -363,7 +363,7 @@ export async function main (options: BenchOptions = {}): Promise<BenchResult> {
       `${duration} s (for information); ${connections} connections per app, one session per connection`)
     console.log(`${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at start; ` +
       (pinned
-        ? `the apps on CPU ${APP_CPU}, autocannon and redis-server on CPU ${DRIVER_CPU} (taskset; BENCH_PIN=0 to unpin)`
+        ? `the apps on CPU ${APP_CPU}, the load generator (this process) and redis-server on CPU ${DRIVER_CPU} (taskset; BENCH_PIN=0 to unpin)`
         : 'not pinned: autocannon, the apps and redis-server share the CPUs'))
     console.log('This machine\'s speed drifts by up to 2× within seconds: turns of 200 ms share every drift between the ' +
       'apps, each of which has the CPU to itself while it is measured; the median over rounds is printed.\n')
