@@ -3,8 +3,8 @@
  * client), both under @fastify/session 11 with its defaults (`rolling: true`), on the same redis-server, in the same
  * run. Read-only and modifying requests are measured separately.
  *
- * Throughput is measured in rounds, with one app per store, all pinned to one CPU while autocannon and redis-server use
- * the other. The apps start in fresh processes every four rounds and warm up one at a time (V8 needs seconds of the
+ * Throughput is measured in rounds, with one app per store, all pinned to one CPU while the load generator and
+ * redis-server use the other. The apps start in fresh processes every four rounds and warm up one at a time (V8 needs seconds of the
  * whole CPU to optimize the hot paths; apps warmed up together were still getting faster rounds later). Then, per
  * round and route:
  * - **alone** (the ratios judged): each app is loaded by itself, in turns of 200 ms (A B C D A B C D …, see
@@ -14,7 +14,7 @@
  * - **together** (for information): all apps loaded at once, splitting the one CPU. Decisions 0003–0005 judged this
  *   way; it has less noise but measures another regime: four processes trading one CPU spend about twice the CPU
  *   per request (context switches, cold caches), a cost common to every store that compresses every ratio toward
- *   1, and the scheduler favours the process that sleeps on Redis replies (decision 0007).
+ *   1 (decision 0007).
  *
  * Redis work per request is measured separately, one app at a time: every command Redis ran (INFO commandstats
  * deltas, commands inside scripts included) and Redis CPU time under the same load, and client round trips (MONITOR,
@@ -26,7 +26,8 @@
  *   npm run bench -- session-store   (builds the packages first: the apps run the built package, as users do)
  *   node --import tsx bench/session-store.ts          (from the repo root, after a build; BENCH_DURATION=s BENCH_ROUNDS=n to change)
  *
- * Everything listens on loopback and stops by itself (about 90 s with the defaults). Prints ratios, never pass/fail. */
+ * Everything listens on loopback and stops by itself (about 4 minutes with the defaults). Prints the ratios and whether
+ * each target is met; it never fails. */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process'
 import { cpus, loadavg } from 'node:os'
 import { createRequire } from 'node:module'
@@ -173,9 +174,9 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon
 interface Server { url: string, cpu: () => Promise<number>, stop: () => void }
 
 /**
- * CPU placement: the app under test alone on CPU 0, autocannon (this process) and redis-server on CPU 1, as with a
- * load generator and a Redis on other machines. Unpinned, autocannon takes CPU from the app in proportion to the
- * app's throughput, which squeezes every ratio toward 1. `BENCH_PIN=0` turns it off; so does a 1-CPU machine.
+ * CPU placement: the apps on CPU 0, the load generator (this process: undici for the turns, autocannon otherwise) and
+ * redis-server on CPU 1, as with a load generator and a Redis on other machines. Unpinned, the load generator takes
+ * CPU from the app in proportion to the app's throughput, which squeezes every ratio toward 1. `BENCH_PIN=0` turns it off; so does a 1-CPU machine.
  */
 const PIN = process.env.BENCH_PIN !== '0' && cpus().length >= 2
 const APP_CPU = 0
