@@ -58,9 +58,21 @@ export interface Row {
   total: number
   /** Constant-rate rows: requests that started more than 1 ms late because all 50 connections were busy. */
   lateStarts: number
+  /**
+   * The gateway's event-loop utilization over the measured seconds (0–1). Least-request balancing counts a response
+   * as in flight until the gateway reads it: the busier the loop, the longer the fast backends' counts stay up.
+   */
+  gatewayElu: number
+  /** The gateway process' CPU time per request, µs. */
+  gatewayCpu: number
 }
 
-async function measure (urls: string[], algorithm: Algorithm, durationMs: number, rate?: number, options: Record<string, unknown> = {}): Promise<LoadResult> {
+/** The gateway's event-loop utilization and CPU time per request over the measured part of a load run. */
+interface GatewayLoad { elu: number, cpuPerRequest: number }
+
+async function measure (
+  urls: string[], algorithm: Algorithm, durationMs: number, rate?: number, options: Record<string, unknown> = {}
+): Promise<LoadResult & { gateway: GatewayLoad }> {
   const app = Fastify({ logger: false })
   try {
     await app.register(balancer, { upstreams: urls, algorithm, ...options })
@@ -78,10 +90,28 @@ async function measure (urls: string[], algorithm: Algorithm, durationMs: number
  * its own work to every latency the gateway measures (and that peak-EWMA reacts to), and leave the second core
  * idle.
  */
-async function loadFromChild (options: LoadOptions): Promise<LoadResult> {
+async function loadFromChild (options: LoadOptions): Promise<LoadResult & { gateway: GatewayLoad }> {
   const child = fork(fileURLToPath(import.meta.url), [LOAD_CHILD], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  return await new Promise<LoadResult>((resolve, reject) => {
-    child.once('message', (result) => { resolve(result as LoadResult) })
+  // This process is the gateway: its load is taken from the end of the child's warm-up to its result.
+  let elu = performance.eventLoopUtilization()
+  let cpu = process.cpuUsage()
+  return await new Promise((resolve, reject) => {
+    child.on('message', (message) => {
+      if ((message as { type?: string }).type === MEASURING) {
+        elu = performance.eventLoopUtilization()
+        cpu = process.cpuUsage()
+        return
+      }
+      const result = message as LoadResult
+      const used = process.cpuUsage(cpu)
+      resolve({
+        ...result,
+        gateway: {
+          elu: performance.eventLoopUtilization(elu).utilization,
+          cpuPerRequest: (used.user + used.system) / Math.max(1, result.total)
+        }
+      })
+    })
     child.once('error', reject)
     child.once('exit', (code) => { if (code !== 0) reject(new Error(`load generator exited with ${code}`)) })
     child.send(options)
@@ -89,9 +119,11 @@ async function loadFromChild (options: LoadOptions): Promise<LoadResult> {
 }
 
 const LOAD_CHILD = '--load-generator'
+/** The load child's message when its warm-up ends and the measured run starts. */
+const MEASURING = 'measuring'
 const WARM_UP_MS = 1000
 
-function rowOf (label: string, result: LoadResult): Row {
+function rowOf (label: string, result: LoadResult & { gateway: GatewayLoad }): Row {
   return {
     label,
     p50: result.latency.p50,
@@ -101,7 +133,9 @@ function rowOf (label: string, result: LoadResult): Row {
     slowShare: (result.backends[SLOW] ?? 0) / Math.max(1, result.total),
     failed: result.failed,
     total: result.total,
-    lateStarts: result.lateStarts
+    lateStarts: result.lateStarts,
+    gatewayElu: result.gateway.elu,
+    gatewayCpu: result.gateway.cpuPerRequest
   }
 }
 
@@ -154,7 +188,8 @@ export async function main (): Promise<Tables> {
 }
 
 function print (rows: Row[], baseline: Row, seconds: number, paced: boolean): void {
-  const header = ['algorithm', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', `to ${SLOW}`, 'failed', 'late starts', 'target', 'met']
+  const header = ['algorithm', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', `to ${SLOW}`, 'failed', 'late starts',
+    'gateway ELU', 'gateway CPU µs/req', 'target', 'met']
   const lines = rows.map((r) => {
     let target = ''
     let met = ''
@@ -168,7 +203,8 @@ function print (rows: Row[], baseline: Row, seconds: number, paced: boolean): vo
       }
     }
     return [r.label, r.rps.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1), r.p999.toFixed(1),
-      `${(r.slowShare * 100).toFixed(2)}%`, String(r.failed), String(r.lateStarts), target, met]
+      `${(r.slowShare * 100).toFixed(2)}%`, String(r.failed), String(r.lateStarts), r.gatewayElu.toFixed(2),
+      r.gatewayCpu.toFixed(0), target, met]
   })
   if (!paced) {
     // A closed loop starts each request when the last one answered: there is no schedule to be late for.
@@ -176,12 +212,14 @@ function print (rows: Row[], baseline: Row, seconds: number, paced: boolean): vo
     for (const l of lines) l.splice(7, 1)
   }
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
-  const numeric = (i: number): boolean => i >= 1 && i <= (paced ? 7 : 6)
+  const numeric = (i: number): boolean => i >= 1 && i <= (paced ? 9 : 8)
   const fmt = (cells: string[]): string => '| ' + cells.map((c, i) => numeric(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)).join(' | ') + ' |'
   console.log(fmt(header))
   console.log('|' + widths.map((w, i) => numeric(i) ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2)).join('|') + '|')
   for (const l of lines) console.log(fmt(l))
-  console.log(`\nAll-healthy p99 (baseline): ${baseline.p99.toFixed(1)} ms over ${seconds} s.`)
+  console.log(`\nAll-healthy p99 (baseline): ${baseline.p99.toFixed(1)} ms over ${seconds} s. Gateway ELU: the share of the ` +
+    'time its event loop was busy; a response waits in its socket while the loop is busy, and counts as in flight ' +
+    'meanwhile, which is what p2c and least-connections compare.')
 }
 
 if (process.argv[2] === LOAD_CHILD) {
@@ -189,7 +227,10 @@ if (process.argv[2] === LOAD_CHILD) {
     // A fresh load generator and a fresh gateway spend their first few hundred ms compiling and connecting: a
     // warm-up second at the same load, not counted, keeps that start-up out of every row's tail.
     const load = options as LoadOptions
-    runLoad({ ...load, durationMs: WARM_UP_MS }).then(async () => await runLoad(load)).then((result) => {
+    runLoad({ ...load, durationMs: WARM_UP_MS }).then(async () => {
+      process.send?.({ type: MEASURING })
+      return await runLoad(load)
+    }).then((result) => {
       process.send?.(result, () => { process.disconnect() })
     }, (err: unknown) => {
       console.error(err)
