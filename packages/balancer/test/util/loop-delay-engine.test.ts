@@ -4,10 +4,12 @@
  */
 import t from 'tap'
 import { Balancer, type BalancerOptions, validateOptions } from '@switchyard/balancer'
+import { freePort } from '@switchyard/test-harness'
 import { ManualClock } from '../../src/util/clock.js'
 import { SeededRandom } from '../../src/util/random.js'
 
-const URLS = ['http://127.0.0.1:3001', 'http://127.0.0.1:3002']
+// Never dialled (the engine alone is under test), but free ports all the same, as everywhere in the tests.
+const URLS = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`]
 const SECRET = 'a-sticky-secret-of-at-least-32-characters'
 
 function engine (options: Partial<BalancerOptions>): { b: Balancer, clock: ManualClock } {
