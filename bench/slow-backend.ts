@@ -57,7 +57,7 @@ const RUNS: Run[] = [
   { label: 'peak-ewma (decay 1 s)', algorithm: 'peak-ewma', options: { peakEwma: { decayTime: 1000 } } }
 ]
 
-/** Requests per second of the constant-rate table. */
+/** The constant-rate table's ceiling, requests/s (the header says why). */
 const RATE_CAP = 4000
 
 function constantRate (closedLoopRps: number): number {
