@@ -8,10 +8,9 @@ source scripts/bootstrap.sh
 # Without them it skips those rows and says so.
 if [ "$#" -eq 0 ] || printf '%s\n' "$@" | grep -qx 'slow-backend'; then
   if ! command -v nginx >/dev/null 2>&1 || ! command -v haproxy >/dev/null 2>&1; then
-    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    if can_apt; then
       say "installing nginx-light and haproxy (apt-get), the slow-backend benchmark's peers"
-      (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light haproxy >/dev/null 2>&1 ||
-        (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light haproxy >/dev/null)) ||
+      apt_install --no-install-recommends nginx-light haproxy ||
         say "could not install nginx-light and haproxy with apt-get: the slow-backend benchmark will skip those peers"
     else
       say "nginx or haproxy is missing (needs root and apt-get to install): the slow-backend benchmark will skip them"

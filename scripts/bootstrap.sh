@@ -38,11 +38,20 @@ say "installing dependencies (pnpm install)"
 (cd "$ROOT" && pnpm install --frozen-lockfile --reporter=silent) || {
   say "pnpm install failed: check that the npm registry is reachable"; exit 1; }
 
+# Debian packages, for scripts that may install what they need: only as root with apt-get.
+can_apt() { [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; }
+# Installs from the package lists already on the machine, and refreshes them (~10 s) only when that fails.
+# Arguments go to apt-get install (packages, and options such as --no-install-recommends).
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 ||
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null)
+}
+
 # redis-server: the tests and the demo start their own, on a free loopback port.
 if ! command -v redis-server >/dev/null 2>&1; then
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  if can_apt; then
     say "installing redis-server (apt-get)"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) || {
+    apt_install redis-server || {
       say "could not install redis-server with apt-get; install it (Debian/Ubuntu: apt-get install redis-server) and run again"
       exit 1; }
   else
@@ -55,10 +64,9 @@ fi
 # Debian's chromium, for the status page's browser test (scripts/test.sh asks for it). No tool downloads its own.
 ensure_chromium() {
   if [ -x /usr/bin/chromium ]; then return; fi
-  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  if can_apt; then
     say "installing chromium (apt-get) for the browser test"
-    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
-      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)) || {
+    apt_install chromium || {
       say "could not install chromium with apt-get; install Debian's chromium (/usr/bin/chromium) and run again"
       exit 1; }
   else
